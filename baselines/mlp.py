@@ -1,0 +1,15 @@
+"""Per-step MLP: sees one segment at a time, so it measures what needs no temporal context."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from baselines.sequence_regressor import SequenceRegressor
+
+
+class MLPModel(SequenceRegressor):
+    description = "per-step MLP, no temporal context (context-free floor)"
+
+    def build_network(self, input_dim, n_targets):
+        h = self.options.hidden
+        return nn.Sequential(nn.Linear(input_dim, h), nn.ReLU(), nn.Linear(h, h), nn.ReLU(), nn.Linear(h, n_targets))

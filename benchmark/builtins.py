@@ -1,0 +1,25 @@
+"""The built-in models and tasks: lazy "module:attr" targets with a one-line summary each.
+
+Built-ins go through the same lazy loading as plugins; the summary is here only so that
+``rlbench models`` can describe them without importing torch.
+"""
+
+MODELS: dict[str, tuple[str, str]] = {
+    "lstm": ("baselines.lstm:LSTMModel", "LSTM over each whole sequence, trained by full BPTT"),
+    "mlp": ("baselines.mlp:MLPModel", "per-step MLP, no temporal context (context-free floor)"),
+    "mean": ("baselines.reference:MeanModel", "reference: predicts the training-set mean of each target"),
+    "random": ("baselines.reference:RandomModel", "reference: uniform random predictions in the training target range"),
+    "oracle": ("baselines.reference:OracleModel", "reference: knows the hidden state of a synthetic task (ceiling)"),
+}
+
+TASKS: dict[str, tuple[str, str]] = {
+    "synth-affect": (
+        "tasks.synthetic:SynthAffect",
+        "synthetic valence/arousal over 5 modalities; a cue shifts the targets for `lag` segments",
+    ),
+    "synth-summary": (
+        "tasks.synthetic:SynthSummary",
+        "synthetic video summarization; importance depends on a theme introduced long before",
+    ),
+    "generic": ("tasks.generic:GenericTask", "your own sequences from an HDF5 file (see README: generic layout)"),
+}

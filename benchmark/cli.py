@@ -1,0 +1,227 @@
+"""The ``rlbench`` command line. Nothing here imports torch: models are loaded only when a run needs them."""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+from typing import Callable, List, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    help="rlbench: long-sequence affect and video-summarization benchmark (RL-based memory network and baselines).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+console = Console(highlight=False)
+
+
+def _user_errors() -> tuple[type, ...]:
+    from benchmark.config import ConfigError
+    from benchmark.interfaces import TaskDataError
+    from benchmark.records import RecordError
+    from benchmark.registry import RegistryError
+    from benchmark.runner import RunError
+
+    return (ConfigError, RegistryError, RunError, TaskDataError, RecordError)
+
+
+def clean_errors(fn: Callable) -> Callable:
+    """Bad input ends in one clear line and exit status 2, never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except _user_errors() as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def _split_names(values: List[str]) -> list[str]:
+    return [v.strip() for item in values for v in item.split(",") if v.strip()]
+
+
+def parse_int_list(text: str, what: str) -> list[int]:
+    """"0,1,2" or "0..4" (inclusive) or a mix: "0..2,7"."""
+    out: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        try:
+            if ".." in part:
+                lo, hi = part.split("..", 1)
+                out.extend(range(int(lo), int(hi) + 1))
+            elif part:
+                out.append(int(part))
+        except ValueError:
+            raise typer.BadParameter(f"{what} must be integers like 0,1,2 or a range 0..4, got {text!r}") from None
+    if not out:
+        raise typer.BadParameter(f"{what}: no values in {text!r}")
+    return list(dict.fromkeys(out))
+
+
+def default_data_root() -> Path:
+    return Path(os.environ.get("RLBENCH_DATA", "~/.cache/rlbench")).expanduser()
+
+
+def _load_plugins(plugins: List[str]) -> None:
+    from benchmark.registry import import_plugin
+    from benchmark.runner import register_plugin_module
+
+    for spec in plugins:
+        register_plugin_module(import_plugin(spec), f"--plugin {spec}")
+
+
+def _listing(kind: str, plugins: List[str]) -> None:
+    from rich.markup import escape
+
+    from benchmark.runner import model_registry, task_registry
+
+    _load_plugins(plugins)
+    registry = model_registry() if kind == "model" else task_registry()
+    table = Table(title=f"registered {kind}s", title_justify="left")
+    table.add_column(kind)
+    table.add_column("source")
+    table.add_column("description")
+    for entry in registry.entries():
+        table.add_row(escape(entry.name), escape(entry.source), escape(entry.describe()))
+    console.print(table)
+    for warning in registry.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+
+
+@app.command("tasks")
+@clean_errors
+def tasks_cmd(plugin: List[str] = typer.Option([], "--plugin", help="module or .py file to load first")):
+    """List the registered tasks (built-in and plugins)."""
+    _listing("task", plugin)
+
+
+@app.command("models")
+@clean_errors
+def models_cmd(plugin: List[str] = typer.Option([], "--plugin", help="module or .py file to load first")):
+    """List the registered models (built-in and plugins)."""
+    _listing("model", plugin)
+
+
+class _RichReporter:
+    """Progress bars for a run: one over cells, one over the epochs of the cell in training."""
+
+    def __init__(self, progress):
+        self.progress = progress
+        self.cells = None
+        self.epochs = None
+        self.label = ""
+
+    def plan(self, total: int) -> None:
+        self.cells = self.progress.add_task("cells", total=total)
+
+    def start_cell(self, label: str) -> None:
+        if self.epochs is not None:
+            self.progress.remove_task(self.epochs)
+        self.label = label
+        self.epochs = self.progress.add_task(label, total=None)
+
+    def on_epoch(self, epoch: int, total: int, metrics) -> None:
+        shown = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k != "epoch")
+        self.progress.update(self.epochs, completed=epoch, total=total, description=f"{self.label}  [{shown}]")
+
+    def end_cell(self, outcome) -> None:
+        self.progress.advance(self.cells)
+
+
+@app.command("run")
+@clean_errors
+def run_cmd(
+    task: List[str] = typer.Option(..., "--task", "-t", help="task name(s); repeat or comma-separate"),
+    model: List[str] = typer.Option(..., "--model", "-m", help="model name(s); repeat or comma-separate"),
+    seeds: str = typer.Option("0", "--seeds", help="e.g. 0,1,2 or 0..4"),
+    folds: str = typer.Option("all", "--folds", help="'all' or fold indices, e.g. 0,1"),
+    set_: List[str] = typer.Option([], "--set", help="key=value for the training budget, task or model"),
+    data_root: Optional[Path] = typer.Option(None, "--data-root", help="dataset folder or file [env RLBENCH_DATA, else ~/.cache/rlbench]"),
+    results: Path = typer.Option(Path("results"), "--results", help="where records are written"),
+    resume: bool = typer.Option(True, "--resume/--overwrite", help="skip cells that already have a finished record with the same config"),
+    plugin: List[str] = typer.Option([], "--plugin", help="module or .py file defining RLBENCH_MODELS / RLBENCH_TASKS"),
+):
+    """Train and score models on tasks; one record per (task, model, seed, fold)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from benchmark.runner import RunRequest, run
+
+    _load_plugins(plugin)
+    request = RunRequest(
+        tasks=_split_names(task),
+        models=_split_names(model),
+        seeds=parse_int_list(seeds, "--seeds"),
+        folds=None if folds.strip() == "all" else parse_int_list(folds, "--folds"),
+        overrides=set_,
+        data_root=data_root if data_root is not None else default_data_root(),
+        results=results,
+        resume=resume,
+    )
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as progress:
+        outcomes = run(request, _RichReporter(progress))
+    table = Table(title="run summary", title_justify="left")
+    for col in ("task", "model", "seed", "fold", "status", "val", "test", "seconds"):
+        table.add_column(col, justify="right" if col in ("seed", "fold", "val", "test", "seconds") else "left")
+    for o in outcomes:
+        fmt = lambda v: "" if v is None else f"{v:.4f}"  # noqa: E731
+        table.add_row(o.task, o.model, str(o.seed), str(o.fold), o.status,
+                      fmt(o.val_score), fmt(o.test_score), f"{o.seconds:.1f}")
+    console.print(table)
+    if outcomes:
+        console.print(f"main score: {outcomes[0].main_metric}; records in {results}", markup=False)
+        console.print(f"leaderboard: rlbench table --results {results}", markup=False, soft_wrap=True)
+    failed = [o for o in outcomes if o.status == "failed"]
+    for o in failed:
+        typer.echo(f"failed: {o.task} {o.model} seed {o.seed} fold {o.fold}: {o.error}  ({o.path})", err=True)
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command("table")
+@clean_errors
+def table_cmd(
+    task: List[str] = typer.Option([], "--task", "-t", help="only these tasks"),
+    fmt: str = typer.Option("md", "--format", "-f", help="md, csv or latex"),
+    results: Path = typer.Option(Path("results"), "--results", help="folder of records"),
+    split: str = typer.Option("test", "--split", help="test or val"),
+    out: Optional[Path] = typer.Option(None, "--out", help="write to this file instead of printing"),
+):
+    """Leaderboard from the records: mean ± std over seeds with n, per task."""
+    from benchmark.leaderboard import RENDERERS, build_boards
+    from benchmark.records import iter_records
+    from benchmark.runner import RunError
+
+    if fmt not in RENDERERS:
+        raise RunError(f"--format must be one of {', '.join(RENDERERS)}, got {fmt!r}")
+    if split not in ("test", "val"):
+        raise RunError(f"--split must be 'test' or 'val', got {split!r}")
+    if not results.is_dir():
+        raise RunError(f"{results}: no such folder of records (run `rlbench run ...` first, or pass --results)")
+    boards = build_boards((r for _, r in iter_records(results)), split, _split_names(task))
+    if not boards:
+        raise RunError(f"{results}: no records" + (f" for task(s) {', '.join(task)}" if task else ""))
+    text = RENDERERS[fmt](boards)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+        console.print(f"wrote {out}", markup=False)
+    else:
+        typer.echo(text)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

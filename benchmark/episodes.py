@@ -1,0 +1,96 @@
+"""The data types every task produces and every model consumes (numpy only, no torch).
+
+This is the one module that tasks, baselines and rlmem share: models never import a task.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+
+@dataclass
+class Episode:
+    """One sequence: features per named modality ``[T, d_m]``, targets ``[T, k]``, and metadata.
+
+    ``meta`` carries what a protocol needs beyond the targets (shots and annotator scores for
+    summarization, the hidden state for synthetic tasks); models other than references ignore it.
+    """
+
+    id: str
+    features: dict[str, np.ndarray]
+    targets: np.ndarray
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def length(self) -> int:
+        return int(self.targets.shape[0])
+
+
+@dataclass(frozen=True)
+class Fold:
+    index: int
+    train: tuple[str, ...]
+    val: tuple[str, ...]
+    test: tuple[str, ...]
+
+    def part(self, name: str) -> tuple[str, ...]:
+        return {"train": self.train, "val": self.val, "test": self.test}[name]
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """What a model needs to know to build itself: input modalities and output targets."""
+
+    modalities: tuple[tuple[str, int], ...]  # (name, dim) in a fixed order
+    target_names: tuple[str, ...]
+    kind: str
+
+    @property
+    def input_dim(self) -> int:
+        return sum(d for _, d in self.modalities)
+
+    @property
+    def n_targets(self) -> int:
+        return len(self.target_names)
+
+
+@dataclass
+class TaskData:
+    episodes: dict[str, Episode]
+    folds: list[Fold]
+    spec: TaskSpec
+    data_sha256: dict[str, str]
+    split_sha256: str
+    info: dict[str, Any] = field(default_factory=dict)  # what loading found (e.g. rows dropped)
+
+    def episodes_of(self, ids: Sequence[str]) -> list[Episode]:
+        return [self.episodes[i] for i in ids]
+
+
+Predictions = Mapping[str, np.ndarray]  # episode id -> [T, k] (or [T] for one target)
+
+
+def concat_features(episode: Episode, modalities: Sequence[str]) -> np.ndarray:
+    """Align the modalities of one episode by step and concatenate them: ``[T, sum d_m]``."""
+    return np.concatenate([episode.features[m] for m in modalities], axis=1)
+
+
+def pad_batch(
+    episodes: Sequence[Episode], modalities: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stack episodes of different lengths: x ``[B, T, D]``, y ``[B, T, k]``, mask ``[B, T]`` (True = real step)."""
+    lengths = [e.length for e in episodes]
+    t_max = max(lengths)
+    first = concat_features(episodes[0], modalities)
+    k = episodes[0].targets.shape[1]
+    x = np.zeros((len(episodes), t_max, first.shape[1]), dtype=np.float32)
+    y = np.zeros((len(episodes), t_max, k), dtype=np.float32)
+    mask = np.zeros((len(episodes), t_max), dtype=bool)
+    for i, (ep, n) in enumerate(zip(episodes, lengths)):
+        x[i, :n] = concat_features(ep, modalities)
+        y[i, :n] = ep.targets
+        mask[i, :n] = True
+    return x, y, mask

@@ -1,0 +1,173 @@
+"""Leaderboards as pure functions of result records: mean ± std over seeds, per task configuration.
+
+Per seed, a metric is first averaged over the folds that seed completed; the table then shows the mean
+and the sample standard deviation of those per-seed values, with n = the number of seeds.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+
+@dataclass
+class Row:
+    model: str
+    reference: bool
+    n_seeds: int
+    n_folds: float  # folds per seed, averaged (a full run has the task's n_folds)
+    stats: dict[str, tuple[float, float | None]]  # metric -> (mean, std or None when n == 1)
+    n_parameters: int | None = None
+
+
+@dataclass
+class Board:
+    task: str
+    version: str
+    split: str
+    metrics: list[str]
+    higher_is_better: dict[str, bool]
+    rows: list[Row] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        return f"{self.task} (v{self.version}, {self.split})"
+
+
+def _label(name: str, overrides: dict[str, Any]) -> str:
+    if not overrides:
+        return name
+    return f"{name} [{', '.join(f'{k}={v}' for k, v in sorted(overrides.items()))}]"
+
+
+def build_boards(records: Iterable[dict[str, Any]], split: str = "test", tasks: Sequence[str] = ()) -> list[Board]:
+    groups: dict[tuple, dict[tuple, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    failed: dict[tuple, list[str]] = defaultdict(list)
+    task_meta: dict[tuple, dict] = {}
+    for rec in records:
+        t = rec["task"]
+        if tasks and t["name"] not in tasks:
+            continue
+        task_key = (_label(t["name"], t.get("overrides") or {}), t["version"])
+        task_meta.setdefault(task_key, t)
+        model_key = (_label(rec["model"]["name"], rec["model"].get("overrides") or {}), rec["model"]["reference"])
+        if rec["status"] == "completed":
+            groups[task_key][model_key].append(rec)
+        else:
+            failed[task_key].append(f"{model_key[0]} seed {rec['seed']} fold {t['fold']}: "
+                                    f"{(rec.get('error') or {}).get('message', rec['status'])}")
+    boards = []
+    for task_key in sorted(set(groups) | set(failed)):
+        t = task_meta[task_key]
+        metrics = list(t["leaderboard_metrics"])
+        hib = {m: bool(t["higher_is_better"][m]) for m in metrics}
+        board = Board(task_key[0], task_key[1], split, metrics, hib, failed=sorted(failed[task_key]))
+        for (model, reference), recs in groups[task_key].items():
+            per_seed: dict[int, list[dict]] = defaultdict(list)
+            for r in recs:
+                per_seed[r["seed"]].append(r["scores"][split])
+            stats = {}
+            for m in metrics:
+                seed_means = [sum(s[m] for s in folds) / len(folds) for folds in per_seed.values()]
+                stats[m] = _mean_std(seed_means)
+            n_folds = sum(len(v) for v in per_seed.values()) / len(per_seed)
+            board.rows.append(Row(model, reference, len(per_seed), n_folds, stats, recs[0]["model"].get("n_parameters")))
+        main = metrics[0]
+        sign = -1 if hib[main] else 1
+        board.rows.sort(key=lambda r: (sign * r.stats[main][0], r.model))
+        boards.append(board)
+    return boards
+
+
+def _mean_std(values: list[float]) -> tuple[float, float | None]:
+    mean = sum(values) / len(values)
+    if len(values) < 2:
+        return mean, None
+    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+
+
+def _num(value: float, digits: int = 4) -> str:
+    text = f"{value:.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text  # no "-0.0000"
+
+
+def _cell(stat: tuple[float, float | None], pm: str = "±") -> str:
+    mean, std = stat
+    return _num(mean) if std is None else f"{_num(mean)} {pm} {_num(std)}"
+
+
+def _arrow(hib: bool) -> str:
+    return "↑" if hib else "↓"
+
+
+def render_markdown(boards: Sequence[Board]) -> str:
+    out = []
+    for b in boards:
+        out.append(f"### {b.title}\n")
+        head = ["model", "seeds", "folds/seed", *[f"{m} {_arrow(b.higher_is_better[m])}" for m in b.metrics]]
+        out.append("| " + " | ".join(head) + " |")
+        out.append("|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|")
+        for r in b.rows:
+            name = f"{r.model} *(reference)*" if r.reference else r.model
+            cells = [name, str(r.n_seeds), f"{r.n_folds:g}", *[_cell(r.stats[m]) for m in b.metrics]]
+            out.append("| " + " | ".join(cells) + " |")
+        out.append("")
+        out.append("mean ± sample std over seeds (each seed averaged over its folds); "
+                   "reference rows are floors and ceilings, not competitors.")
+        for f in b.failed:
+            out.append(f"- failed: {f}")
+        out.append("")
+    return "\n".join(out)
+
+
+def render_csv(boards: Sequence[Board]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["task", "version", "split", "model", "reference", "metric", "higher_is_better",
+                "mean", "std", "n_seeds", "folds_per_seed"])
+    for b in boards:
+        for r in b.rows:
+            for m in b.metrics:
+                mean, std = r.stats[m]
+                w.writerow([b.task, b.version, b.split, r.model, r.reference, m, b.higher_is_better[m],
+                            f"{mean:.6g}", "" if std is None else f"{std:.6g}", r.n_seeds, f"{r.n_folds:g}"])
+    return buf.getvalue()
+
+
+_LATEX_ESCAPES = {"&": r"\&", "%": r"\%", "_": r"\_", "#": r"\#", "$": r"\$", "{": r"\{", "}": r"\}"}
+
+
+def _tex(text: str) -> str:
+    return "".join(_LATEX_ESCAPES.get(ch, ch) for ch in text)
+
+
+_TEX_ARROWS = {True: r"$\uparrow$", False: r"$\downarrow$"}
+
+
+def render_latex(boards: Sequence[Board]) -> str:
+    out = []
+    for b in boards:
+        cols = "l" + "r" * (len(b.metrics) + 1)
+        out.append(f"% {b.title}")
+        out.append(r"\begin{tabular}{" + cols + "}")
+        out.append(r"\toprule")
+        head = ["Model", "$n$", *[f"{_tex(m)} {_TEX_ARROWS[b.higher_is_better[m]]}" for m in b.metrics]]
+        out.append(" & ".join(head) + r" \\")
+        out.append(r"\midrule")
+        for r in b.rows:
+            name = _tex(r.model) + (r" (ref.)" if r.reference else "")
+            cells = [name, str(r.n_seeds)]
+            cells += [_cell(r.stats[m], pm=r"$\pm$") for m in b.metrics]
+            out.append(" & ".join(cells) + r" \\")
+        out.append(r"\bottomrule")
+        out.append(r"\end{tabular}")
+        out.append("")
+    return "\n".join(out)
+
+
+RENDERERS = {"md": render_markdown, "csv": render_csv, "latex": render_latex}

@@ -1,0 +1,314 @@
+"""The harness: expand (task x model x seed x fold) into cells, train and score each, write its record.
+
+Everything that can be checked before training (names, options, data) is checked first, so a typo
+fails in a second. Once cells run, a failing cell is recorded as failed and the others go on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import resource
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from benchmark import config as cfg
+from benchmark.builtins import MODELS, TASKS
+from benchmark.episodes import TaskData
+from benchmark.interfaces import Model, Task
+from benchmark.provenance import provenance
+from benchmark.records import SCHEMA_VERSION, RecordError, load_record, record_path, write_record
+from benchmark.registry import Registry, RegistryError
+from benchmark.seeding import seed_everything
+from benchmark.selection import Selector
+
+_REGISTRIES: dict[str, Registry] = {}
+
+
+def model_registry() -> Registry:
+    if "models" not in _REGISTRIES:
+        _REGISTRIES["models"] = Registry("model", "rlbench.models", MODELS)
+    return _REGISTRIES["models"]
+
+
+def task_registry() -> Registry:
+    if "tasks" not in _REGISTRIES:
+        _REGISTRIES["tasks"] = Registry("task", "rlbench.tasks", TASKS)
+    return _REGISTRIES["tasks"]
+
+
+def register_plugin_module(module: Any, source: str) -> list[str]:
+    """A ``--plugin`` module registers what it lists in ``RLBENCH_MODELS`` / ``RLBENCH_TASKS``."""
+    added = []
+    for attr, registry in (("RLBENCH_MODELS", model_registry()), ("RLBENCH_TASKS", task_registry())):
+        for name, obj in dict(getattr(module, attr, {})).items():
+            registry.register(name, obj, source)
+            added.append(name)
+    if not added:
+        raise RegistryError(f"{source} defines neither RLBENCH_MODELS nor RLBENCH_TASKS (a dict name -> class)")
+    return added
+
+
+class RunError(ValueError):
+    """A request that cannot run at all (bad fold index, no seeds, ...)."""
+
+
+@dataclass
+class RunRequest:
+    tasks: Sequence[str]
+    models: Sequence[str]
+    seeds: Sequence[int] = (0,)
+    folds: Sequence[int] | None = None  # None = every fold of the task
+    overrides: Sequence[str] = ()
+    data_root: Path | None = None
+    results: Path = Path("results")
+    resume: bool = True
+
+
+@dataclass
+class CellOutcome:
+    task: str
+    model: str
+    seed: int
+    fold: int
+    status: str  # completed | failed | skipped
+    path: Path
+    main_metric: str
+    val_score: float | None = None
+    test_score: float | None = None
+    seconds: float = 0.0
+    error: str | None = None
+
+
+class Reporter:
+    """What the runner tells its caller; the CLI draws progress bars from it, tests stay silent."""
+
+    def plan(self, total: int) -> None: ...
+    def start_cell(self, label: str) -> None: ...
+    def on_epoch(self, epoch: int, total: int, metrics: Mapping[str, float]) -> None: ...
+    def end_cell(self, outcome: CellOutcome) -> None: ...
+
+
+@dataclass
+class _Pair:
+    task_name: str
+    task: Task
+    data: TaskData
+    model_name: str
+    model_cls: type
+    resolved: cfg.ResolvedConfig
+    config: dict
+    config_hash: str
+    variant: str | None
+    cells: list[tuple[int, int]] = field(default_factory=list)
+
+
+def _model_class(name: str) -> type:
+    obj = model_registry().get(name)
+    if not (isinstance(obj, type) and issubclass(obj, Model)):
+        raise RegistryError(f"model {name!r} resolves to {obj!r}, which is not a benchmark.interfaces.Model subclass")
+    return obj
+
+
+def _task_class(name: str) -> type:
+    obj = task_registry().get(name)
+    if not (isinstance(obj, type) and issubclass(obj, Task)):
+        raise RegistryError(f"task {name!r} resolves to {obj!r}, which is not a benchmark.interfaces.Task subclass")
+    return obj
+
+
+def prepare(request: RunRequest) -> list[_Pair]:
+    """Resolve names, options, data and folds for every (task, model) pair; raise before any training."""
+    if not request.tasks or not request.models:
+        raise RunError("name at least one --task and one --model")
+    if not request.seeds:
+        raise RunError("no seeds to run")
+    overrides = cfg.parse_overrides(request.overrides)
+    task_classes = {t: _task_class(t) for t in dict.fromkeys(request.tasks)}
+    model_classes = {m: _model_class(m) for m in dict.fromkeys(request.models)}
+    model_keys = {m: set(cfg.option_fields(c.Options)) for m, c in model_classes.items()}
+    all_model_keys = set().union(*model_keys.values())
+    pairs = []
+    for task_name, task_cls in task_classes.items():
+        task = data = None
+        for model_name, model_cls in model_classes.items():
+            resolved = cfg.resolve(
+                overrides, task_cls.Options, model_cls.Options, task_cls.default_budget,
+                other_model_keys=all_model_keys - model_keys[model_name],
+                model_name=model_name, task_name=task_name,
+            )
+            if task is None:
+                task = task_cls(resolved.task_options, request.data_root)
+                try:
+                    data = task.load()
+                except ValueError as exc:
+                    raise RunError(f"task {task_name!r}: {exc}") from exc
+            config = cfg.config_dict(task.metadata, task.protocol(), resolved, model_name)
+            label_scopes = ("model", "train")
+            if model_cls.reference:  # references do not train: the budget neither names nor hashes them
+                config["train"] = None
+                label_scopes = ("model",)
+            folds = list(range(len(data.folds))) if request.folds is None else list(request.folds)
+            bad = [f for f in folds if not 0 <= f < len(data.folds)]
+            if bad:
+                raise RunError(f"task {task_name!r} has folds 0..{len(data.folds) - 1}; --folds asked for {bad}")
+            pair = _Pair(
+                task_name, task, data, model_name, model_cls, resolved, config, cfg.config_hash(config),
+                resolved.overrides_label(label_scopes) or None,
+            )
+            pair.cells = [(s, f) for s in request.seeds for f in folds]
+            pairs.append(pair)
+    return pairs
+
+
+def run(request: RunRequest, reporter: Reporter | None = None) -> list[CellOutcome]:
+    reporter = reporter or Reporter()
+    pairs = prepare(request)
+    reporter.plan(sum(len(p.cells) for p in pairs))
+    outcomes = []
+    for pair in pairs:
+        for seed, fold in pair.cells:
+            path = record_path(request.results, pair.task_name, pair.model_name, pair.variant, pair.config_hash, seed, fold)
+            label = f"{pair.task_name} · {pair.model_name} · seed {seed} · fold {fold}"
+            main = pair.task.metadata.main_score
+            if request.resume and _finished(path, pair):
+                rec = load_record(path)
+                outcome = CellOutcome(pair.task_name, pair.model_name, seed, fold, "skipped", path, main,
+                                      rec["scores"]["val"].get(main), rec["main_score"])
+            else:
+                reporter.start_cell(label)
+                record = run_cell(pair, seed, fold, reporter)
+                write_record(path, record)
+                scores = record.get("scores") or {}
+                outcome = CellOutcome(
+                    pair.task_name, pair.model_name, seed, fold, record["status"], path, main,
+                    (scores.get("val") or {}).get(main), record.get("main_score"),
+                    record["timing"]["total_s"], (record.get("error") or {}).get("message"),
+                )
+            outcomes.append(outcome)
+            reporter.end_cell(outcome)
+    return outcomes
+
+
+def _finished(path: Path, pair: _Pair) -> bool:
+    """A cell is done when a completed record with the same config and the same data is there."""
+    if not path.exists():
+        return False
+    try:
+        rec = load_record(path)
+    except RecordError:
+        return False
+    return (
+        rec.get("status") == "completed"
+        and rec.get("config_hash") == pair.config_hash
+        and rec["task"].get("data_sha256") == pair.data.data_sha256
+        and rec["task"].get("split_sha256") == pair.data.split_sha256
+    )
+
+
+def run_cell(pair: _Pair, seed: int, fold_index: int, reporter: Reporter) -> dict[str, Any]:
+    """Train and score one cell; any exception becomes a failed record, never a lost sweep."""
+    meta = pair.task.metadata
+    data = pair.data
+    fold = data.folds[fold_index]
+    record: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "status": "running",
+        "error": None,
+        "task": {
+            "name": meta.name,
+            "version": meta.version,
+            "kind": meta.kind,
+            "protocol": pair.task.protocol(),
+            "main_score": meta.main_score,
+            "higher_is_better": {m: meta.is_higher_better(m) for m in meta.leaderboard_metrics},
+            "leaderboard_metrics": list(meta.leaderboard_metrics),
+            "fold": fold_index,
+            "n_folds": len(data.folds),
+            "sizes": {"train": len(fold.train), "val": len(fold.val), "test": len(fold.test)},
+            "data_sha256": data.data_sha256,
+            "split_sha256": data.split_sha256,
+            "data_info": data.info,
+            "overrides": pair.resolved.applied["task"],
+        },
+        "model": {
+            "name": pair.model_name,
+            "variant": pair.variant,
+            "reference": bool(pair.model_cls.reference),
+            "source": model_registry().entry(pair.model_name).source,
+            "n_parameters": None,
+            "overrides": {**pair.resolved.applied["model"],
+                          **({} if pair.model_cls.reference else pair.resolved.applied["train"])},
+        },
+        "seed": seed,
+        "config": pair.config,
+        "config_hash": pair.config_hash,
+        "selection": None,
+        "scores": None,
+        "main_score": None,
+        "history": [],
+        "diagnostics": {},
+        "timing": {},
+        "provenance": provenance(),
+    }
+    t0 = time.perf_counter()
+    train_s = eval_s = 0.0
+    try:
+        seed_everything(seed)
+        model = pair.model_cls(pair.resolved.model_options, data.spec, seed)
+        train, val, test = (data.episodes_of(fold.part(p)) for p in ("train", "val", "test"))
+        selector = Selector(
+            lambda preds: pair.task.evaluate(preds, val),
+            meta.main_score, meta.is_higher_better(meta.main_score), pair.resolved.budget.patience,
+        )
+        info = model.fit(train, val, pair.resolved.budget, selector, reporter)
+        train_s = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        scores = {
+            "val": pair.task.evaluate(model.predict(val), val),
+            "test": pair.task.evaluate(model.predict(test), test),
+        }
+        eval_s = time.perf_counter() - t1
+        record.update(
+            status="completed",
+            scores=scores,
+            main_score=scores["test"][meta.main_score],
+            history=info.history,
+            diagnostics=info.diagnostics,
+            selection={
+                "criterion": selector.criterion,
+                "higher_is_better": selector.higher_is_better,
+                "epoch": info.best_epoch,
+                "epochs_run": info.epochs_run,
+                "val_score": selector.best_score,
+                "rule": "best validation main score; early stop after `patience` epochs without improvement"
+                if info.epochs_run else "no training epochs (reference model)",
+            },
+        )
+        record["model"]["n_parameters"] = int(model.n_parameters())
+    except Exception as exc:  # noqa: BLE001 - the record carries the error, the sweep goes on
+        record.update(
+            status="failed",
+            error={"type": type(exc).__name__, "message": str(exc), "traceback": traceback.format_exc()},
+        )
+    record["timing"] = {
+        "train_s": round(train_s, 3),
+        "eval_s": round(eval_s, 3),
+        "total_s": round(time.perf_counter() - t0, 3),
+        "peak_rss_mb": round(_peak_rss_mb(), 1),
+        "peak_rss_scope": "process high-water mark when the cell ended",
+    }
+    return record
+
+
+def _peak_rss_mb() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024 / 1024 if sys.platform == "darwin" else peak / 1024
+
+
+def describe_options(options_cls: type) -> list[tuple[str, str, Any]]:
+    return [(f.name, str(t.__name__ if isinstance(t, type) else t), f.default)
+            for f, t in zip(dataclasses.fields(options_cls), cfg.option_fields(options_cls).values())]

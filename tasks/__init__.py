@@ -1,0 +1,1 @@
+"""Task adapters (one per dataset) and the evaluation protocols they use."""

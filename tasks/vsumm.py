@@ -1,0 +1,111 @@
+"""The keyshot video-summarization protocol: shot scores, 0/1 knapsack, F-score, rank correlation.
+
+Reference: KaiyangZhou/pytorch-vsumm-reinforce vsum_tools.py (the protocol most papers copy); see
+docs/protocols.md in the shared notes for the variants. Step scores are held over the frames of each
+pick, a shot scores the mean of its frames, shots are chosen by an exact 0/1 knapsack under
+``floor(budget * n_frames)`` frames, and the F-score against each annotator is reduced by mean or max.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+from scipy import stats
+
+
+def knapsack(values: Sequence[float], weights: Sequence[int], capacity: int) -> list[int]:
+    """Exact 0/1 knapsack by dynamic programming; returns the chosen item indices, ascending.
+
+    Ties keep the earlier solution (an item is taken only when it strictly improves the value), so
+    the result is deterministic. Items with non-positive value are never worth taking.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    weights = np.asarray(weights, dtype=np.int64)
+    if values.shape != weights.shape:
+        raise ValueError(f"{len(values)} values but {len(weights)} weights")
+    if np.any(weights < 0) or capacity < 0:
+        raise ValueError("knapsack weights and capacity must be non-negative")
+    best = np.zeros(capacity + 1)
+    take = np.zeros((len(values), capacity + 1), dtype=bool)
+    for i, (v, w) in enumerate(zip(values, weights)):
+        if w > capacity:
+            continue
+        candidate = best[: capacity + 1 - w] + v
+        better = candidate > best[w:]
+        take[i, w:] = better
+        best[w:] = np.where(better, candidate, best[w:])
+    chosen, c = [], capacity
+    for i in range(len(values) - 1, -1, -1):
+        if take[i, c]:
+            chosen.append(i)
+            c -= int(weights[i])
+    return sorted(chosen)
+
+
+def frame_scores(step_scores: np.ndarray, picks: np.ndarray, n_frames: int) -> np.ndarray:
+    """Hold each step's score over the frames from its pick to the next pick (piecewise constant)."""
+    step_scores = np.asarray(step_scores, dtype=np.float64)
+    if len(picks) != len(step_scores):
+        raise ValueError(f"{len(step_scores)} step scores but {len(picks)} picks")
+    bounds = np.append(np.asarray(picks, dtype=np.int64), n_frames)
+    out = np.zeros(n_frames)
+    for i, s in enumerate(step_scores):
+        out[bounds[i]: bounds[i + 1]] = s
+    return out
+
+
+def keyshot_summary(
+    frame_level_scores: np.ndarray, change_points: np.ndarray, n_frames: int, budget: float = 0.15
+) -> np.ndarray:
+    """Binary frame-level summary: shots (inclusive [start, end] rows) chosen by knapsack on mean score."""
+    change_points = np.asarray(change_points, dtype=np.int64)
+    lengths = change_points[:, 1] - change_points[:, 0] + 1
+    shot_values = [float(frame_level_scores[s: e + 1].mean()) for s, e in change_points]
+    capacity = int(math.floor(n_frames * budget))
+    summary = np.zeros(n_frames, dtype=bool)
+    for i in knapsack(shot_values, lengths, capacity):
+        s, e = change_points[i]
+        summary[s: e + 1] = True
+    return summary
+
+
+def fscore(machine: np.ndarray, user: np.ndarray) -> float:
+    """Frame-level F1 of two binary summaries; 0 when they do not overlap."""
+    machine, user = np.asarray(machine, bool), np.asarray(user, bool)
+    n = len(user)
+    if len(machine) > n:
+        machine = machine[:n]
+    elif len(machine) < n:
+        machine = np.concatenate([machine, np.zeros(n - len(machine), bool)])
+    overlap = float(np.sum(machine & user))
+    if overlap == 0:
+        return 0.0
+    precision, recall = overlap / machine.sum(), overlap / user.sum()
+    return 2 * precision * recall / (precision + recall)
+
+
+def summary_fscore(machine: np.ndarray, user_summaries: np.ndarray, reduction: str) -> float:
+    """F-score against every annotator, reduced by ``mean`` (TVSum convention) or ``max`` (SumMe)."""
+    per_user = [fscore(machine, u) for u in user_summaries]
+    if reduction == "mean":
+        return float(np.mean(per_user))
+    if reduction == "max":
+        return float(np.max(per_user))
+    raise ValueError(f"unknown F-score reduction {reduction!r}; choose 'mean' or 'max'")
+
+
+def rank_correlations(scores: np.ndarray, user_scores: np.ndarray) -> tuple[float, float]:
+    """Otani et al. (CVPR 2019): Kendall tau-b and Spearman rho of the scores against each annotator,
+    averaged over annotators. A constant series has no ranking information and counts as 0."""
+    scores = np.asarray(scores, dtype=np.float64)
+    taus, rhos = [], []
+    for user in np.asarray(user_scores, dtype=np.float64):
+        if np.ptp(scores) == 0 or np.ptp(user) == 0:
+            taus.append(0.0)
+            rhos.append(0.0)
+            continue
+        taus.append(float(stats.kendalltau(scores, user).statistic))
+        rhos.append(float(stats.spearmanr(scores, user).statistic))
+    return float(np.mean(taus)), float(np.mean(rhos))

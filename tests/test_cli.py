@@ -1,0 +1,78 @@
+"""The CLI contract through typer's CliRunner: run, table, listings, and clean errors."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from conftest import TINY_AFFECT, TINY_SUMMARY
+from typer.testing import CliRunner
+
+from benchmark.cli import app
+
+runner = CliRunner()
+
+
+def sets(items):
+    return [a for s in items for a in ("--set", s)]
+
+
+def test_run_then_table_on_both_synthetic_tasks(tmp_path):
+    res_dir = str(tmp_path / "res")
+    r = runner.invoke(app, ["run", "--task", "synth-affect", "--model", "lstm", "--model", "mlp,mean,oracle",
+                            "--seeds", "0,1", "--results", res_dir, *sets(TINY_AFFECT)])
+    assert r.exit_code == 0, r.output
+    assert "run summary" in r.output and r.output.count("completed") == 8
+    r = runner.invoke(app, ["run", "--task", "synth-summary", "--model", "mlp,random,oracle", "--results", res_dir,
+                            *sets(TINY_SUMMARY)])
+    assert r.exit_code == 0, r.output
+    md = runner.invoke(app, ["table", "--results", res_dir])
+    assert md.exit_code == 0
+    assert "### synth-affect [lag=8, length=60, n_sequences=24] (v1.0, test)" in md.output
+    assert "| oracle *(reference)* | 2 |" in md.output and "fscore ↑" in md.output
+    lines = [ln for ln in md.output.splitlines() if ln.startswith("| ")]
+    lstm = next(ln for ln in lines if ln.startswith("| lstm"))
+    assert " ± " in lstm  # two seeds: mean ± std
+    csv = runner.invoke(app, ["table", "--results", res_dir, "--format", "csv", "--task", "synth-summary"])
+    assert csv.output.startswith("task,version,split,model") and "synth-affect" not in csv.output
+    out = tmp_path / "t.tex"
+    tex = runner.invoke(app, ["table", "--results", res_dir, "--format", "latex", "--out", str(out)])
+    assert tex.exit_code == 0 and r"\begin{tabular}" in out.read_text()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["run", "--task", "synth-afect", "--model", "lstm"], "unknown task 'synth-afect'. Did you mean 'synth-affect'"),
+    (["run", "--task", "synth-affect", "--model", "lstn"], "unknown model 'lstn'. Did you mean 'lstm'"),
+    (["run", "--task", "synth-affect", "--model", "lstm", "--set", "hiden=2"], "Did you mean hidden"),
+    (["run", "--task", "synth-affect", "--model", "lstm", "--set", "lag=soon"], "expected int, got 'soon'"),
+    (["run", "--task", "synth-affect", "--model", "lstm", "--folds", "3"], "has folds 0..0; --folds asked for [3]"),
+    (["run", "--task", "generic", "--model", "lstm", "--data-root", "/nonexistent/x.h5"], "x.h5: no such file"),
+    (["run", "--task", "synth-affect", "--model", "lstm", "--plugin", "/nonexistent/p.py"], "no such file"),
+    (["table", "--results", "/nonexistent/results"], "no such folder of records"),
+    (["table", "--format", "xls"], "--format must be one of md, csv, latex"),
+])
+def test_bad_input_gives_one_clear_line(args, message, tmp_path):
+    r = runner.invoke(app, args)
+    assert r.exit_code == 2, r.output
+    assert message in r.output
+    assert "Traceback" not in r.output
+
+
+def test_bad_seeds_are_a_usage_error():
+    r = runner.invoke(app, ["run", "--task", "synth-affect", "--model", "lstm", "--seeds", "a,b"])
+    assert r.exit_code == 2 and "--seeds must be integers" in r.output
+
+
+def test_help_and_listings_do_not_import_torch():
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from benchmark.cli import app\n"
+        "r = CliRunner()\n"
+        "outs = [r.invoke(app, a) for a in (['--help'], ['models'], ['tasks'], ['run', '--help'])]\n"
+        "assert all(o.exit_code == 0 for o in outs), [o.output for o in outs]\n"
+        "assert 'lstm' in outs[1].output and 'synth-affect' in outs[2].output\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'scipy', 'h5py'))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", "import json\n" + code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == []

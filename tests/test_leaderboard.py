@@ -1,0 +1,67 @@
+"""Golden leaderboard files from fixture records (set RLBENCH_UPDATE_GOLDEN=1 to rewrite them)."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from benchmark.leaderboard import RENDERERS, build_boards
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def record(model, seed, fold, mse, pearson, reference=False, status="completed", overrides=None, task_overrides=None):
+    return {
+        "schema_version": 1,
+        "status": status,
+        "error": None if status == "completed" else {"message": "boom"},
+        "seed": seed,
+        "task": {
+            "name": "synth-affect", "version": "1.0", "fold": fold, "main_score": "mse",
+            "leaderboard_metrics": ["mse", "pearson"], "higher_is_better": {"mse": False, "pearson": True},
+            "overrides": task_overrides or {},
+        },
+        "model": {"name": model, "reference": reference, "overrides": overrides or {}, "n_parameters": 10},
+        "scores": None if status != "completed" else {
+            "test": {"mse": mse, "pearson": pearson}, "val": {"mse": mse + 0.01, "pearson": pearson - 0.01}},
+    }
+
+
+def fixture_records():
+    recs = []
+    # lstm: 3 seeds x 2 folds; per-seed means 0.10, 0.12, 0.14 -> 0.12 ± 0.02
+    for seed, (a, b) in enumerate([(0.09, 0.11), (0.12, 0.12), (0.13, 0.15)]):
+        recs += [record("lstm", seed, 0, a, 0.5 + seed / 10), record("lstm", seed, 1, b, 0.5 + seed / 10)]
+    recs += [record("mlp", s, f, 0.2 + s / 100, 0.3) for s in range(2) for f in range(2)]
+    recs += [record("oracle", 0, f, 0.0025, 0.99, reference=True) for f in range(2)]
+    recs += [record("lstm", 0, f, 0.05, 0.7, overrides={"hidden": 128}) for f in range(2)]
+    recs.append(record("mlp", 2, 0, None, None, status="failed"))
+    recs += [record("lstm", 0, f, 0.3, 0.1, task_overrides={"lag": 500}) for f in range(2)]
+    return recs
+
+
+@pytest.mark.parametrize("fmt, suffix", [("md", "md"), ("csv", "csv"), ("latex", "tex")])
+def test_golden_tables(fmt, suffix):
+    text = RENDERERS[fmt](build_boards(fixture_records()))
+    path = GOLDEN / f"leaderboard.{suffix}"
+    if os.environ.get("RLBENCH_UPDATE_GOLDEN"):
+        path.write_text(text)
+    assert text == path.read_text()
+
+
+def test_aggregation_is_mean_over_folds_then_mean_std_over_seeds():
+    (board, _) = build_boards(fixture_records())
+    row = {r.model: r for r in board.rows}
+    mean, std = row["lstm"].stats["mse"]
+    assert mean == pytest.approx(0.12) and std == pytest.approx(0.02)
+    assert row["lstm"].n_seeds == 3 and row["lstm"].n_folds == 2
+    assert row["oracle"].stats["mse"][1] is None  # one seed: no std
+    assert [r.model for r in board.rows][0] == "oracle"  # best main score first (lower mse)
+    assert board.failed == ["mlp seed 2 fold 0: boom"]
+
+
+def test_task_filter_and_split():
+    boards = build_boards(fixture_records(), split="val", tasks=["nope"])
+    assert boards == []
+    (board, _) = build_boards(fixture_records(), split="val")
+    assert {r.model: r for r in board.rows}["oracle"].stats["mse"][0] == pytest.approx(0.0125)
