@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmark.episodes import Episode, pad_batch
+from benchmark.episodes import Episode, FeatureScaler, select_modalities
 from benchmark.interfaces import FitInfo, Model, TrainBudget, TrainingLog
 from benchmark.selection import Selector
 
@@ -28,6 +28,7 @@ class SequenceRegressorOptions:
     batch_size: int = 16
     grad_clip: float = 1.0
     weight_decay: float = 0.0
+    modalities: str = "all"  # or a comma-separated subset, e.g. "audio,face"
 
 
 class SequenceRegressor(Model):
@@ -41,30 +42,20 @@ class SequenceRegressor(Model):
         super().__init__(options, spec, seed)
         if options.batch_size < 1 or options.hidden < 1 or options.lr <= 0:
             raise ValueError(f"{type(self).__name__}: batch_size and hidden must be >= 1 and lr > 0")
-        self.modalities = [m for m, _ in spec.modalities]
+        chosen = select_modalities(spec, options.modalities)
+        self.scaler = FeatureScaler([m for m, _ in chosen])
         torch.manual_seed(seed)
-        self.net = self.build_network(spec.input_dim, spec.n_targets)
-        self.feature_mean = np.zeros(spec.input_dim, dtype=np.float32)
-        self.feature_std = np.ones(spec.input_dim, dtype=np.float32)
+        self.net = self.build_network(sum(d for _, d in chosen), spec.n_targets)
 
     def n_parameters(self) -> int:
         return sum(p.numel() for p in self.net.parameters())
 
     def _batch(self, episodes: Sequence[Episode]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        x, y, mask = pad_batch(episodes, self.modalities)
-        x = (x - self.feature_mean) / self.feature_std * mask[..., None]
-        return torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(mask)
-
-    def _fit_normalizer(self, train: Sequence[Episode]) -> None:
-        from benchmark.episodes import concat_features
-
-        allx = np.concatenate([concat_features(e, self.modalities) for e in train])
-        self.feature_mean = allx.mean(axis=0).astype(np.float32)
-        self.feature_std = (allx.std(axis=0) + 1e-6).astype(np.float32)
+        return tuple(torch.from_numpy(a) for a in self.scaler.batch(episodes))
 
     def fit(self, train, val, budget: TrainBudget, selector: Selector, log: TrainingLog) -> FitInfo:
         o = self.options
-        self._fit_normalizer(train)
+        self.scaler.fit(train)
         generator = torch.Generator().manual_seed(self.seed)
         optimizer = torch.optim.Adam(self.net.parameters(), lr=o.lr, weight_decay=o.weight_decay)
         best_state = copy.deepcopy(self.net.state_dict())

@@ -7,6 +7,11 @@ Built-ins go through the same lazy loading as plugins; the summary is here only 
 MODELS: dict[str, tuple[str, str]] = {
     "lstm": ("baselines.lstm:LSTMModel", "LSTM over each whole sequence, trained by full BPTT"),
     "mlp": ("baselines.mlp:MLPModel", "per-step MLP, no temporal context (context-free floor)"),
+    "rlmem": (
+        "rlmem.model:RLMemModel",
+        "RL-based memory network: DDPG write policy, post-state critic, one-step TD (ACM MM 2022)",
+    ),
+    "memnet-bptt": ("rlmem.model:MemNetBPTTModel", "memory network like rlmem, writes learnt by full BPTT (ablation twin)"),
     "mean": ("baselines.reference:MeanModel", "reference: predicts the training-set mean of each target"),
     "random": ("baselines.reference:RandomModel", "reference: uniform random predictions in the training target range"),
     "oracle": ("baselines.reference:OracleModel", "reference: knows the hidden state of a synthetic task (ceiling)"),

@@ -94,3 +94,50 @@ def pad_batch(
         y[i, :n] = ep.targets
         mask[i, :n] = True
     return x, y, mask
+
+
+def select_modalities(spec: TaskSpec, choice: str) -> list[tuple[str, int]]:
+    """``"all"`` or a comma-separated subset of the task's modalities (for the modality ablation)."""
+    if choice.strip() == "all":
+        return list(spec.modalities)
+    wanted = [m.strip() for m in choice.split(",") if m.strip()]
+    known = dict(spec.modalities)
+    unknown = [m for m in wanted if m not in known]
+    if unknown or not wanted:
+        raise ValueError(f"modalities={choice!r}: unknown {unknown or '(none given)'}; this task has {', '.join(known)}")
+    return [(m, known[m]) for m in wanted]
+
+
+class FeatureScaler:
+    """Standardise concatenated features with statistics of the training part only."""
+
+    def __init__(self, modalities: Sequence[str]):
+        self.modalities = list(modalities)
+        self.mean: np.ndarray | None = None
+        self.std: np.ndarray | None = None
+
+    def fit(self, episodes: Sequence[Episode]) -> "FeatureScaler":
+        # Running sums per modality, so no copy of the whole training set is ever made.
+        means, stds = [], []
+        for m in self.modalities:
+            n, total, squares = 0, 0.0, 0.0
+            for e in episodes:
+                x = e.features[m].astype(np.float64)
+                n += x.shape[0]
+                total = total + x.sum(axis=0)
+                squares = squares + (x * x).sum(axis=0)
+            mean = total / n
+            means.append(mean)
+            stds.append(np.sqrt(np.maximum(squares / n - mean * mean, 0.0)))
+        self.mean = np.concatenate(means).astype(np.float32)
+        self.std = (np.concatenate(stds) + 1e-6).astype(np.float32)
+        return self
+
+    def batch(self, episodes: Sequence[Episode]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``pad_batch`` with standardised features (padding stays 0)."""
+        x, y, mask = pad_batch(episodes, self.modalities)
+        if self.mean is not None:  # in place: on long sequences this batch is the biggest array we hold
+            x -= self.mean
+            x /= self.std
+            x *= mask[..., None]
+        return x, y, mask

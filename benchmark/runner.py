@@ -271,6 +271,8 @@ def run_cell(pair: _Pair, seed: int, fold_index: int, reporter: Reporter) -> dic
             "val": pair.task.evaluate(model.predict(val), val),
             "test": pair.task.evaluate(model.predict(test), test),
         }
+        if getattr(pair.resolved.model_options, "record_memory", False) and hasattr(model, "trace"):
+            info.diagnostics["memory_trace"] = {"sequence": test[0].id, **model.trace(test[0])}
         eval_s = time.perf_counter() - t1
         record.update(
             status="completed",

@@ -31,7 +31,7 @@ def test_trained_model_beats_its_untrained_self(model_cls, options):
     task, data = small_task()
     train, val, test = split(data)
     model = model_cls(options, data.spec, seed=0)
-    model._fit_normalizer(train)
+    model.scaler.fit(train)
     untrained = task.evaluate(model.predict(test), test)["mse"]
     model.fit(train, val, TrainBudget(epochs=8, patience=8), selector_for(task, val), NullLog())
     trained = task.evaluate(model.predict(test), test)["mse"]

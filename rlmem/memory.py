@@ -1,0 +1,87 @@
+"""The memory bank as pure functions: a memory ``M [B, N, d]`` goes in, a new one comes out.
+
+Nothing here holds state, so the online actor, the target actor and replayed transitions can all apply
+the same write to any memory they like without stepping on each other.
+
+Write (NTM-style, with a retain gate in front):
+
+    M' = (r[:, :, None] * M) * (1 - w e^T) + w a^T
+
+with per-slot retain gates ``r in [0, 1]^N``, write weights ``w`` on the simplex over the N slots, erase
+vector ``e in [0, 1]^d`` and add vector ``a in [-1, 1]^d``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class WriteAction:
+    erase: torch.Tensor  # [B, d] in [0, 1]
+    add: torch.Tensor  # [B, d] in [-1, 1]
+    write: torch.Tensor  # [B, N] on the simplex
+    retain: torch.Tensor  # [B, N] in [0, 1]
+
+
+@dataclass(frozen=True)
+class ActionLayout:
+    """How the flat action vector of the policy splits into the four write actions."""
+
+    slots: int
+    width: int
+
+    @property
+    def size(self) -> int:
+        return 2 * self.width + 2 * self.slots
+
+    def split(self, flat: torch.Tensor) -> WriteAction:
+        d, n = self.width, self.slots
+        erase, add, write, retain = torch.split(flat, [d, d, n, n], dim=-1)
+        return WriteAction(erase, add, write, retain)
+
+    def squash(self, raw: torch.Tensor) -> torch.Tensor:
+        """Map unconstrained network outputs into the action space."""
+        a = self.split(raw)
+        return torch.cat(
+            [torch.sigmoid(a.erase), torch.tanh(a.add), torch.softmax(a.write, -1), torch.sigmoid(a.retain)], dim=-1
+        )
+
+    def project(self, flat: torch.Tensor) -> torch.Tensor:
+        """Clip a (noisy) action back into the action space; write weights are renormalised to sum to 1."""
+        a = self.split(flat)
+        write = a.write.clamp(min=0.0)
+        total = write.sum(-1, keepdim=True)
+        write = torch.where(total > 1e-8, write / total.clamp(min=1e-8), torch.full_like(write, 1.0 / self.slots))
+        return torch.cat([a.erase.clamp(0, 1), a.add.clamp(-1, 1), write, a.retain.clamp(0, 1)], dim=-1)
+
+    def saturation(self, flat: torch.Tensor, eps: float = 0.01) -> float:
+        """Share of bounded action components within ``eps`` of a bound (a sign of a stuck policy)."""
+        a = self.split(flat)
+        parts = [
+            (a.erase < eps) | (a.erase > 1 - eps),
+            a.add.abs() > 1 - eps,
+            (a.retain < eps) | (a.retain > 1 - eps),
+        ]
+        return float(torch.cat([p.flatten() for p in parts]).float().mean())
+
+
+def write(memory: torch.Tensor, action: WriteAction) -> torch.Tensor:
+    """Retain, erase, then add: ``[B, N, d] -> [B, N, d]``."""
+    kept = action.retain.unsqueeze(-1) * memory
+    w = action.write.unsqueeze(-1)  # [B, N, 1]
+    erased = kept * (1 - w * action.erase.unsqueeze(1))
+    return erased + w * action.add.unsqueeze(1)
+
+
+def address(memory: torch.Tensor, key: torch.Tensor, sharpness: torch.Tensor | float = 1.0) -> torch.Tensor:
+    """Content addressing: softmax over slots of the cosine similarity to ``key``, times ``sharpness``."""
+    sim = torch.cosine_similarity(memory, key.unsqueeze(1), dim=-1, eps=1e-8)  # [B, N]
+    return torch.softmax(sharpness * sim, dim=-1)
+
+
+def read(memory: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Weighted sum of the slots: ``[B, N, d], [B, N] -> [B, d]``."""
+    return torch.einsum("bn,bnd->bd", weights, memory)

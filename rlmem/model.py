@@ -1,0 +1,336 @@
+"""``rlmem`` (memory writes learnt by DDPG) and its ablation twin ``memnet-bptt`` (writes learnt by BPTT).
+
+Both share one architecture: a fusion encoder turns each segment into x_t, a policy writes into the
+memory bank, and a reader predicts the segment's targets from x_t and the memory after the write.
+They differ only in how the write policy learns:
+
+- ``rlmem``: many sequences advance in lockstep; each step's write is the policy's action plus
+  exploration noise; transitions go to a replay buffer and DDPG updates the policy and a post-state
+  critic by one-step TD. The encoder and reader learn from each segment's supervised loss with the
+  memory detached, in chunks of ``chunk`` segments, so no gradient spans more than one memory step and
+  training memory does not grow with sequence length.
+- ``memnet-bptt``: the same modules trained end to end by backpropagation through the whole sequence.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from benchmark.episodes import Episode, FeatureScaler, select_modalities
+from benchmark.interfaces import FitInfo, Model, TrainBudget, TrainingLog
+from benchmark.selection import Selector
+from rlmem.ddpg import DDPG, DDPGConfig
+from rlmem.memory import ActionLayout, write
+from rlmem.networks import Actor, FusionEncoder, PostStateCritic, Reader
+from rlmem.noise import make_noise
+from rlmem.replay import ReplayBuffer
+
+
+@dataclass
+class MemoryNetOptions:
+    slots: int = 10  # N, memory slots
+    width: int = 32  # d, slot width
+    hidden: int = 64  # encoder state x_t and hidden layers
+    segment_length: int = 1  # steps fused into one segment (1 = one memory step per step)
+    modalities: str = "all"  # or a comma-separated subset, e.g. "audio,face"
+    lr: float = 3e-3  # encoder and reader (and, for memnet-bptt, the write policy)
+    batch_size: int = 64  # sequences advanced in lockstep
+    grad_clip: float = 1.0
+    retain_bias: float = 3.0  # initial retain gate sigmoid(3) = 0.95: memory persists by default
+    record_memory: bool = False  # store read weights and slot means along the first test sequence
+
+
+@dataclass
+class RLMemOptions(MemoryNetOptions):
+    gamma: float = 0.99
+    tau: float = 0.005
+    actor_lr: float = 1e-4
+    critic_lr: float = 1e-3
+    noise: str = "gaussian"  # or "ou"
+    noise_sigma: float = 0.05
+    buffer_size: int = 50_000  # transitions
+    rl_batch_size: int = 256
+    update_every: int = 4  # lockstep steps between DDPG updates
+    warmup: int = 2_000  # transitions stored before the first DDPG update
+    chunk: int = 64  # segments per supervised update of encoder and reader
+
+
+@dataclass
+class Segments:
+    features: torch.Tensor  # [B, S, L, D]
+    targets: torch.Tensor  # [B, S, k], mean over the real steps of each segment
+    mask: torch.Tensor  # [B, S], True where the segment has a real step
+    lengths: list[int]  # steps per episode
+
+
+def _check(options: MemoryNetOptions) -> None:
+    for name in ("slots", "width", "hidden", "segment_length", "batch_size"):
+        if getattr(options, name) < 1:
+            raise ValueError(f"{name} must be >= 1, got {getattr(options, name)}")
+
+
+class MemoryNetwork(Model):
+    """The shared architecture; subclasses implement ``fit``."""
+
+    Options = MemoryNetOptions
+
+    def __init__(self, options: MemoryNetOptions, spec, seed: int):
+        super().__init__(options, spec, seed)
+        _check(options)
+        chosen = select_modalities(spec, options.modalities)
+        self.scaler = FeatureScaler([m for m, _ in chosen])
+        self.layout = ActionLayout(options.slots, options.width)
+        torch.manual_seed(seed)
+        o = options
+        self.net = nn.ModuleDict({
+            "encoder": FusionEncoder(sum(d for _, d in chosen), o.hidden),
+            "actor": Actor(o.hidden, self.layout, o.hidden, o.retain_bias),
+            "reader": Reader(o.hidden, o.width, o.hidden, spec.n_targets),
+        })
+        bound = 1.0 / math.sqrt(o.slots + o.width)
+        self.memory_init = nn.Parameter(torch.empty(o.slots, o.width).uniform_(-bound, bound))
+
+    def n_parameters(self) -> int:
+        return sum(p.numel() for p in self.net.parameters()) + self.memory_init.numel()
+
+    def initial_memory(self, batch: int) -> torch.Tensor:
+        return self.memory_init.unsqueeze(0).expand(batch, -1, -1)
+
+    def segments(self, episodes: Sequence[Episode]) -> Segments:
+        x, y, mask = self.scaler.batch(episodes)
+        length = self.options.segment_length
+        b, t, d = x.shape
+        s = -(-t // length)
+        pad = s * length - t
+        if pad:
+            x = np.pad(x, ((0, 0), (0, pad), (0, 0)))
+            mask = np.pad(mask, ((0, 0), (0, pad)))
+            y = np.pad(y, ((0, 0), (0, pad), (0, 0)))
+        x = x.reshape(b, s, length, d)
+        m = mask.reshape(b, s, length)
+        y = y.reshape(b, s, length, -1)
+        counts = m.sum(-1, keepdims=True)
+        y_seg = (y * m[..., None]).sum(2) / np.maximum(counts, 1)
+        return Segments(torch.from_numpy(x), torch.from_numpy(y_seg.astype(np.float32)),
+                        torch.from_numpy(m.any(-1)), [e.length for e in episodes])
+
+    def _unsegment(self, seg_preds: np.ndarray, lengths: list[int]) -> list[np.ndarray]:
+        per_step = np.repeat(seg_preds, self.options.segment_length, axis=1)
+        return [per_step[i, :n] for i, n in enumerate(lengths)]
+
+    @torch.no_grad()
+    def rollout(self, seg: Segments, trace: bool = False) -> tuple[torch.Tensor, dict[str, Any]]:
+        """Greedy (noise-free) pass: predictions ``[B, S, k]`` and, on request, what the memory did."""
+        self.net.eval()
+        enc, actor, reader = self.net["encoder"], self.net["actor"], self.net["reader"]
+        xs = enc(seg.features)
+        memory = self.initial_memory(xs.shape[0])
+        preds, weights, slot_means = [], [], []
+        for s in range(xs.shape[1]):
+            x = xs[:, s]
+            memory = write(memory, self.layout.split(actor(x, memory)))
+            preds.append(reader(x, memory))
+            if trace:
+                weights.append(reader.weights(x, memory))
+                slot_means.append(memory.mean(-1))
+        info = {}
+        if trace:
+            info = {"read_weights": torch.stack(weights, 1), "slot_mean": torch.stack(slot_means, 1)}
+        return torch.stack(preds, 1), info
+
+    def predict(self, episodes: Sequence[Episode]) -> dict[str, np.ndarray]:
+        out = {}
+        for start in range(0, len(episodes), self.options.batch_size):
+            chunk = list(episodes[start: start + self.options.batch_size])
+            seg = self.segments(chunk)
+            preds, _ = self.rollout(seg)
+            for ep, p in zip(chunk, self._unsegment(preds.numpy().astype(np.float64), seg.lengths)):
+                out[ep.id] = p
+        return out
+
+    def trace(self, episode: Episode) -> dict[str, Any]:
+        """Read weights and per-slot mean activation along one sequence (for the memory figures)."""
+        seg = self.segments([episode])
+        _, info = self.rollout(seg, trace=True)
+        return {k: np.round(v[0].numpy(), 4).tolist() for k, v in info.items()} | {
+            "segment_length": self.options.segment_length}
+
+    def _state(self) -> dict[str, Any]:
+        return {"net": copy.deepcopy(self.net.state_dict()), "memory_init": self.memory_init.detach().clone()}
+
+    def _load(self, state: dict[str, Any]) -> None:
+        self.net.load_state_dict(state["net"])
+        with torch.no_grad():
+            self.memory_init.copy_(state["memory_init"])
+
+    def _select(self, epoch: int, val: Sequence[Episode], selector: Selector, best: dict | None) -> dict | None:
+        return self._state() if selector.observe(epoch, self.predict(val)) else best
+
+    def _supervised_loss(self, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        per_segment = ((pred - target) ** 2).mean(-1)
+        return (per_segment * mask).sum() / mask.sum().clamp(min=1)
+
+
+class MemNetBPTTModel(MemoryNetwork):
+    description = "memory network, same architecture as rlmem, writes learnt by full BPTT"
+
+    def fit(self, train, val, budget: TrainBudget, selector: Selector, log: TrainingLog) -> FitInfo:
+        o = self.options
+        self.scaler.fit(train)
+        generator = torch.Generator().manual_seed(self.seed)
+        params = [*self.net.parameters(), self.memory_init]
+        optimizer = torch.optim.Adam(params, lr=o.lr)
+        best, info = None, FitInfo()
+        for epoch in range(1, budget.epochs + 1):
+            self.net.train()
+            order = torch.randperm(len(train), generator=generator).tolist()
+            losses = []
+            for start in range(0, len(order), o.batch_size):
+                seg = self.segments([train[i] for i in order[start: start + o.batch_size]])
+                xs = self.net["encoder"](seg.features)
+                memory = self.initial_memory(xs.shape[0])
+                preds = []
+                for s in range(xs.shape[1]):
+                    memory = write(memory, self.layout.split(self.net["actor"](xs[:, s], memory)))
+                    preds.append(self.net["reader"](xs[:, s], memory))
+                loss = self._supervised_loss(torch.stack(preds, 1), seg.targets, seg.mask)
+                optimizer.zero_grad()
+                loss.backward()
+                if o.grad_clip > 0:
+                    nn.utils.clip_grad_norm_(params, o.grad_clip)
+                optimizer.step()
+                losses.append(loss.item())
+            best = self._select(epoch, val, selector, best)
+            row = {"epoch": epoch, "train_loss": float(np.mean(losses)), f"val_{selector.metric}": selector.history[-1][1]}
+            info.history.append(row)
+            log.on_epoch(epoch, budget.epochs, row)
+            info.epochs_run = epoch
+            if selector.should_stop:
+                break
+        if best is not None:
+            self._load(best)
+        info.best_epoch = selector.best_epoch
+        return info
+
+
+class RLMemModel(MemoryNetwork):
+    description = "RL-based memory network: DDPG write policy, post-state critic, one-step TD (ACM MM 2022)"
+    Options = RLMemOptions
+
+    def __init__(self, options: RLMemOptions, spec, seed: int):
+        super().__init__(options, spec, seed)
+        for name in ("buffer_size", "rl_batch_size", "update_every", "chunk"):
+            if getattr(options, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(options, name)}")
+        self.net["critic"] = PostStateCritic(options.hidden, options.slots, options.width, options.hidden)
+        self.ddpg = DDPG(self.net["actor"], self.net["critic"], self.layout, DDPGConfig(
+            options.gamma, options.tau, options.actor_lr, options.critic_lr, options.grad_clip))
+
+    @torch.no_grad()
+    def reward(self, x: torch.Tensor, memory_after: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Minus the MAE of the prediction read from the memory after the write."""
+        return -(self.net["reader"](x, memory_after) - target).abs().mean(-1)
+
+    def fit(self, train, val, budget: TrainBudget, selector: Selector, log: TrainingLog) -> FitInfo:
+        o = self.options
+        self.scaler.fit(train)
+        order_gen = torch.Generator().manual_seed(self.seed)
+        noise = make_noise(o.noise, o.noise_sigma, torch.Generator().manual_seed(self.seed + 1))
+        h, k = o.hidden, self.spec.n_targets
+        replay = ReplayBuffer(
+            o.buffer_size,
+            {"x": (h,), "memory": (o.slots, o.width), "action": (self.layout.size,), "target": (k,),
+             "x_next": (h,), "done": ()},
+            torch.Generator().manual_seed(self.seed + 2),
+        )
+        supervised = [*self.net["encoder"].parameters(), *self.net["reader"].parameters(), self.memory_init]
+        optimizer = torch.optim.Adam(supervised, lr=o.lr)
+        best, info = None, FitInfo()
+        steps = 0
+        for epoch in range(1, budget.epochs + 1):
+            self.net.train()
+            stats = {"train_loss": [], "td_error": [], "critic_loss": [], "actor_loss": [], "saturation": []}
+            order = torch.randperm(len(train), generator=order_gen).tolist()
+            for start in range(0, len(order), o.batch_size):
+                seg = self.segments([train[i] for i in order[start: start + o.batch_size]])
+                steps = self._train_batch(seg, noise, replay, optimizer, supervised, stats, steps)
+            best = self._select(epoch, val, selector, best)
+            row = {"epoch": epoch, f"val_{selector.metric}": selector.history[-1][1]}
+            row.update({key: float(np.mean(v)) for key, v in stats.items() if v})
+            info.history.append(row)
+            log.on_epoch(epoch, budget.epochs, {kk: row[kk] for kk in row if kk in ("train_loss", "td_error", f"val_{selector.metric}")})
+            info.epochs_run = epoch
+            if selector.should_stop:
+                break
+        if best is not None:
+            self._load(best)
+        info.best_epoch = selector.best_epoch
+        last = info.history[-1] if info.history else {}
+        info.diagnostics = {
+            "td_error": last.get("td_error"),
+            "action_saturation": last.get("saturation"),
+            "ddpg_updates": steps // o.update_every if steps else 0,
+            "replay_size": len(replay),
+        }
+        return info
+
+    def _train_batch(self, seg: Segments, noise, replay: ReplayBuffer, optimizer, supervised, stats, steps: int) -> int:
+        o = self.options
+        enc, actor, reader = self.net["encoder"], self.net["actor"], self.net["reader"]
+        noise.reset()
+        batch, n_seg = seg.features.shape[:2]
+        memory = self.initial_memory(batch).detach()
+        pending = None  # the previous step's transition, waiting for its x_next
+        for c0 in range(0, n_seg, o.chunk):
+            c1 = min(n_seg, c0 + o.chunk)
+            xs = enc(seg.features[:, c0:c1])
+            posts, first_action = [], None
+            with torch.no_grad():
+                for j in range(c1 - c0):
+                    s = c0 + j
+                    x = xs[:, j].detach()
+                    if pending is not None:
+                        self._store(replay, pending, x, done=~seg.mask[:, s])
+                    action = self.layout.project(actor(x, memory) + noise(torch.Size((batch, self.layout.size))))
+                    if s % 50 == 0 and seg.mask[:, s].any():
+                        stats["saturation"].append(self.layout.saturation(action[seg.mask[:, s]]))
+                    if s == 0:
+                        first_action = action
+                    memory_after = write(memory, self.layout.split(action))
+                    pending = (x, memory, action, seg.targets[:, s], seg.mask[:, s])
+                    posts.append(memory_after)
+                    memory = memory_after
+                    steps += 1
+                    if len(replay) >= max(o.warmup, o.rl_batch_size) and steps % o.update_every == 0:
+                        with torch.enable_grad():
+                            out = self.ddpg.update(replay.sample(o.rl_batch_size), self.reward)
+                        for key in ("td_error", "critic_loss", "actor_loss"):
+                            stats[key].append(out[key])
+            post = torch.stack(posts, 1)
+            if first_action is not None:  # the learnable initial memory gets its one-step gradient here
+                post = torch.cat([write(self.initial_memory(batch), self.layout.split(first_action)).unsqueeze(1),
+                                  post[:, 1:]], dim=1)
+            loss = self._supervised_loss(reader(xs, post), seg.targets[:, c0:c1], seg.mask[:, c0:c1])
+            optimizer.zero_grad()
+            loss.backward()
+            if o.grad_clip > 0:
+                nn.utils.clip_grad_norm_(supervised, o.grad_clip)
+            optimizer.step()
+            stats["train_loss"].append(loss.item())
+        if pending is not None:
+            self._store(replay, pending, torch.zeros_like(pending[0]), done=torch.ones(batch, dtype=torch.bool))
+        return steps
+
+    @staticmethod
+    def _store(replay: ReplayBuffer, pending, x_next: torch.Tensor, done: torch.Tensor) -> None:
+        x, memory, action, target, valid = pending
+        if valid.any():
+            replay.add(x=x[valid], memory=memory[valid], action=action[valid], target=target[valid],
+                       x_next=x_next[valid], done=done[valid].float())

@@ -1,0 +1,79 @@
+"""The modules of the memory network: fusion encoder, write policy (actor), post-state value (critic),
+and the reader that predicts the targets from the segment and the memory."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from rlmem.memory import ActionLayout, address, read
+
+
+def mlp(sizes: list[int]) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i in range(len(sizes) - 1):
+        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+class FusionEncoder(nn.Module):
+    """Concatenated modalities of the L steps of a segment -> LSTM -> last hidden state x_t."""
+
+    def __init__(self, input_dim: int, hidden: int):
+        super().__init__()
+        self.lstm = nn.LSTM(input_dim, hidden, batch_first=True)
+
+    def forward(self, segments: torch.Tensor) -> torch.Tensor:
+        """``[B, S, L, D] -> [B, S, hidden]``"""
+        b, s, length, d = segments.shape
+        _, (h, _) = self.lstm(segments.reshape(b * s, length, d))
+        return h[-1].reshape(b, s, -1)
+
+
+class Actor(nn.Module):
+    """mu(x_t, M_{t-1}): the write actions (erase, add, write weights, retain) in their bounded space."""
+
+    def __init__(self, x_dim: int, layout: ActionLayout, hidden: int, retain_bias: float):
+        super().__init__()
+        self.layout = layout
+        self.net = mlp([x_dim + layout.slots * layout.width, hidden, hidden, layout.size])
+        with torch.no_grad():  # start by keeping what is stored (retain ~ sigmoid(retain_bias))
+            last = self.net[-1]
+            last.bias[-layout.slots:] = retain_bias
+
+    def forward(self, x: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
+        return self.layout.squash(self.net(torch.cat([x, memory.flatten(1)], dim=-1)))
+
+
+class PostStateCritic(nn.Module):
+    """V(x_t, M_t): the discounted future reward from the state after the write."""
+
+    def __init__(self, x_dim: int, slots: int, width: int, hidden: int):
+        super().__init__()
+        self.net = mlp([x_dim + slots * width, hidden, hidden, 1])
+
+    def forward(self, x: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([x, memory.flatten(1)], dim=-1)).squeeze(-1)
+
+
+class Reader(nn.Module):
+    """Content-addressed softmax read of the memory from x_t, then a fully connected prediction head."""
+
+    def __init__(self, x_dim: int, width: int, hidden: int, n_targets: int):
+        super().__init__()
+        self.key = nn.Linear(x_dim, width)
+        self.sharpness = nn.Linear(x_dim, 1)
+        self.head = mlp([x_dim + width, hidden, n_targets])
+
+    def weights(self, x: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
+        beta = 1.0 + nn.functional.softplus(self.sharpness(x))
+        return address(memory, self.key(x), beta)
+
+    def forward(self, x: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
+        """``x [..., x_dim]``, ``memory [..., N, d]`` -> predictions ``[..., k]``."""
+        lead = x.shape[:-1]
+        x2, m2 = x.reshape(-1, x.shape[-1]), memory.reshape(-1, *memory.shape[-2:])
+        r = read(m2, self.weights(x2, m2))
+        return self.head(torch.cat([x2, r], dim=-1)).reshape(*lead, -1)

@@ -1,0 +1,52 @@
+"""Run in a fresh process: one short training run of a model on B sequences of T steps, and print the
+process's resident memory before training and its peak during training (MiB), as JSON.
+
+    python -m tests.benchmarks.memory_probe MODEL T
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+
+import numpy as np
+
+
+def rss_mib() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def main(model_name: str, steps: int, batch: int = 8) -> dict:
+    import torch
+
+    from benchmark.episodes import Episode, TaskSpec
+    from benchmark.interfaces import NullLog, TrainBudget
+    from benchmark.runner import model_registry
+    from benchmark.selection import Selector
+
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(0)
+    dims = {"audio": 16, "music": 8, "scene": 16, "pose": 8, "face": 8}
+    train = [Episode(f"s{i}", {m: rng.normal(size=(steps, d)).astype(np.float32) for m, d in dims.items()},
+                     rng.uniform(-1, 1, (steps, 2)).astype(np.float32)) for i in range(batch)]
+    val = [Episode("v", {m: rng.normal(size=(16, d)).astype(np.float32) for m, d in dims.items()},
+                   rng.uniform(-1, 1, (16, 2)).astype(np.float32))]
+    spec = TaskSpec(tuple(dims.items()), ("valence", "arousal"), "affect_regression")
+    cls = model_registry().get(model_name)
+    options = cls.Options(batch_size=batch)
+    if hasattr(options, "buffer_size"):
+        options.buffer_size = 20_000
+        options.warmup = 256
+    model = cls(options, spec, seed=0)
+    selector = Selector(lambda p: {"mse": 0.0}, "mse", False, patience=1)
+    before = rss_mib()
+    model.fit(train, val, TrainBudget(epochs=1, patience=1), selector, NullLog())
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"model": model_name, "steps": steps, "batch": batch, "rss_before_mib": before, "peak_mib": peak,
+            "growth_mib": peak - before}
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(sys.argv[1], int(sys.argv[2]))))

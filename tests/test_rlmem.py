@@ -1,0 +1,249 @@
+"""rlmem: exact memory values, soft updates, target isolation, loss independence, one-step gradients,
+determinism, and learning."""
+
+import numpy as np
+import pytest
+import torch
+
+from benchmark.interfaces import NullLog, TrainBudget
+from benchmark.selection import Selector
+from rlmem.ddpg import DDPG, DDPGConfig
+from rlmem.memory import ActionLayout, WriteAction, address, read, write
+from rlmem.model import MemNetBPTTModel, MemoryNetOptions, RLMemModel, RLMemOptions
+from rlmem.networks import Actor, PostStateCritic
+from rlmem.noise import GaussianNoise, OrnsteinUhlenbeckNoise
+from rlmem.polyak import make_target, polyak_update
+from rlmem.replay import ReplayBuffer
+from tasks.synthetic import SynthAffect, SynthAffectOptions
+
+
+def test_write_exact_values():
+    memory = torch.tensor([[[1.0, 2.0], [3.0, 4.0]]])  # B=1, N=2, d=2
+    action = WriteAction(
+        erase=torch.tensor([[1.0, 0.0]]),
+        add=torch.tensor([[0.5, -1.0]]),
+        write=torch.tensor([[0.25, 0.75]]),
+        retain=torch.tensor([[1.0, 0.5]]),
+    )
+    # slot 0: retain 1 -> [1, 2]; erase (1 - 0.25*[1, 0]) -> [0.75, 2]; add 0.25*[0.5, -1] -> [0.875, 1.75]
+    # slot 1: retain .5 -> [1.5, 2]; erase (1 - 0.75*[1, 0]) -> [0.375, 2]; add 0.75*[0.5, -1] -> [0.75, 1.25]
+    expected = torch.tensor([[[0.875, 1.75], [0.75, 1.25]]])
+    assert torch.allclose(write(memory, action), expected)
+    assert torch.equal(memory, torch.tensor([[[1.0, 2.0], [3.0, 4.0]]]))  # pure: input untouched
+
+
+def test_read_and_address_exact_values():
+    memory = torch.tensor([[[1.0, 0.0], [0.0, 2.0]]])
+    assert torch.allclose(read(memory, torch.tensor([[0.25, 0.75]])), torch.tensor([[0.25, 1.5]]))
+    w = address(memory, torch.tensor([[1.0, 0.0]]), sharpness=2.0)  # cosines 1 and 0
+    e2 = float(np.exp(2.0))
+    assert torch.allclose(w, torch.tensor([[e2 / (e2 + 1), 1 / (e2 + 1)]]))
+
+
+def test_action_layout_squash_and_project():
+    layout = ActionLayout(slots=3, width=2)
+    a = layout.squash(torch.randn(5, layout.size) * 10)
+    parts = layout.split(a)
+    assert torch.allclose(parts.write.sum(-1), torch.ones(5))
+    noisy = a + torch.randn(5, layout.size)
+    p = layout.split(layout.project(noisy))
+    assert (p.erase >= 0).all() and (p.erase <= 1).all() and (p.add.abs() <= 1).all()
+    assert (p.write >= 0).all() and torch.allclose(p.write.sum(-1), torch.ones(5))
+    zero = layout.project(torch.cat([torch.zeros(1, 4), -torch.ones(1, 3), torch.zeros(1, 3)], -1))
+    assert torch.allclose(layout.split(zero).write, torch.full((1, 3), 1 / 3))  # all clipped: uniform
+
+
+def test_polyak_against_hand_written():
+    online, target = torch.nn.Linear(3, 2), torch.nn.Linear(3, 2)
+    before = [p.clone() for p in target.parameters()]
+    polyak_update(online.parameters(), target.parameters(), tau=0.1)
+    for p, b, t in zip(online.parameters(), before, target.parameters()):
+        assert torch.allclose(t, 0.1 * p + 0.9 * b)
+    with pytest.raises(ValueError, match="tau"):
+        polyak_update(online.parameters(), target.parameters(), tau=0.0)
+
+
+def make_ddpg(tau=0.01):
+    torch.manual_seed(0)
+    layout = ActionLayout(4, 3)
+    actor, critic = Actor(5, layout, 16, 3.0), PostStateCritic(5, 4, 3, 16)
+    return DDPG(actor, critic, layout, DDPGConfig(gamma=0.9, tau=tau)), layout
+
+
+def batch(layout, n=8):
+    g = torch.Generator().manual_seed(1)
+    return {
+        "x": torch.randn(n, 5, generator=g), "memory": torch.randn(n, 4, 3, generator=g),
+        "action": layout.squash(torch.randn(n, layout.size, generator=g)), "target": torch.randn(n, 2, generator=g),
+        "x_next": torch.randn(n, 5, generator=g), "done": torch.zeros(n),
+    }
+
+
+def reward(x, m, y):
+    return -m.abs().mean((1, 2))
+
+
+def test_actor_loss_leaves_critic_gradients_untouched_and_vice_versa():
+    ddpg, layout = make_ddpg()
+    b = batch(layout)
+    ddpg.actor_loss(b).backward()
+    assert all(p.grad is None for p in ddpg.critic.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in ddpg.actor.parameters())
+    assert all(p.requires_grad for p in ddpg.critic.parameters())  # unfrozen again afterwards
+    ddpg.actor.zero_grad(set_to_none=True)
+    loss, _ = ddpg.critic_loss(b, reward)
+    loss.backward()
+    assert all(p.grad is None for p in ddpg.actor.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in ddpg.critic.parameters())
+
+
+def test_targets_move_only_by_soft_update():
+    ddpg, layout = make_ddpg(tau=0.01)
+    targets = {n: [p.clone() for p in m.parameters()] for n, m in (("a", ddpg.actor_target), ("c", ddpg.critic_target))}
+    # an online step alone does not touch the targets
+    loss, _ = ddpg.critic_loss(batch(layout), reward)
+    ddpg.critic_optimizer.zero_grad()
+    loss.backward()
+    ddpg.critic_optimizer.step()
+    for before, p in zip(targets["c"], ddpg.critic_target.parameters()):
+        assert torch.equal(before, p)
+    assert all(not p.requires_grad for p in ddpg.critic_target.parameters())
+    # a full update moves them by exactly tau towards the online networks
+    targets["c"] = [p.clone() for p in ddpg.critic_target.parameters()]
+    ddpg.update(batch(layout), reward)
+    for name, online, target in (("a", ddpg.actor, ddpg.actor_target), ("c", ddpg.critic, ddpg.critic_target)):
+        for before, p, t in zip(targets[name], online.parameters(), target.parameters()):
+            assert torch.allclose(t, 0.99 * before + 0.01 * p, atol=1e-7)
+        assert any(not torch.equal(b, t) for b, t in zip(targets[name], target.parameters()))
+
+
+def test_critic_target_is_the_one_step_td_target():
+    ddpg, layout = make_ddpg()
+    b = batch(layout, n=4)
+    b["done"] = torch.tensor([0.0, 1.0, 0.0, 1.0])
+    _, td = ddpg.critic_loss(b, reward)
+    with torch.no_grad():
+        post = write(b["memory"], layout.split(b["action"]))
+        nxt = write(post, layout.split(ddpg.actor_target(b["x_next"], post)))
+        expected = reward(None, post, None) + 0.9 * (1 - b["done"]) * ddpg.critic_target(b["x_next"], nxt)
+        assert torch.allclose(td, expected - ddpg.critic(b["x"], post), atol=1e-6)
+
+
+def test_noise_and_replay_are_seeded_and_reset():
+    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    assert torch.equal(GaussianNoise(0.05, g1)((4, 2)), GaussianNoise(0.05, g2)((4, 2)))
+    assert 0.03 < GaussianNoise(0.05, torch.Generator().manual_seed(0))((10000,)).std() < 0.07
+    ou = OrnsteinUhlenbeckNoise(0.2, torch.Generator().manual_seed(0))
+    ou((3,))
+    ou.reset()
+    assert ou.state is None
+    buf = ReplayBuffer(5, {"a": (2,), "b": ()}, torch.Generator().manual_seed(0))
+    buf.add(a=torch.ones(3, 2), b=torch.arange(3.0))
+    buf.add(a=torch.zeros(4, 2), b=torch.arange(3.0, 7.0))
+    assert len(buf) == 5 and sorted(buf.storage["b"].tolist()) == [2, 3, 4, 5, 6]  # oldest overwritten
+    s1 = buf.sample(16)
+    buf.generator.manual_seed(0)
+    assert torch.equal(s1["b"], buf.sample(16)["b"])
+
+
+def tiny_task(lag=4, n=24, length=60):
+    task = SynthAffect(SynthAffectOptions(n_sequences=n, length=length, lag=lag))
+    data = task.load()
+    f = data.folds[0]
+    return task, data, data.episodes_of(f.train), data.episodes_of(f.val), data.episodes_of(f.test)
+
+
+def fit(model, task, train, val, epochs=2):
+    sel = Selector(lambda p: task.evaluate(p, val), "mse", False, patience=epochs)
+    return model.fit(train, val, TrainBudget(epochs=epochs, patience=epochs), sel, NullLog())
+
+
+def test_no_gradient_spans_more_than_one_memory_step():
+    task, data, train, val, _ = tiny_task()
+    model = RLMemModel(RLMemOptions(chunk=8, warmup=10, rl_batch_size=8, update_every=1), data.spec, seed=0)
+    original = model.net["reader"].forward
+    checked = []
+
+    def spy(x, memory):
+        if memory.dim() == 4:  # a chunk of memories [B, C, N, d] read for the supervised loss
+            if not memory.requires_grad:
+                checked.append("detached")
+            else:  # only the first write of a sequence may reach the learnable initial memory
+                first, later = (torch.autograd.grad(part.sum(), model.memory_init, allow_unused=True,
+                                                    retain_graph=True)[0] for part in (memory[:, :1], memory[:, 1:]))
+                assert first is not None and first.abs().sum() > 0
+                assert later is None or later.abs().sum() == 0
+                checked.append("first chunk")
+        return original(x, memory)
+
+    model.net["reader"].forward = spy
+    fit(model, task, train, val, epochs=1)
+    assert "detached" in checked and "first chunk" in checked
+
+
+def test_replayed_memories_are_leaves():
+    task, data, train, val, _ = tiny_task()
+    model = RLMemModel(RLMemOptions(warmup=10, rl_batch_size=8), data.spec, seed=0)
+    model.scaler.fit(train)
+    captured = {}
+    original = model.ddpg.update
+
+    def spy(b, reward_fn):
+        captured.update(b)
+        return original(b, reward_fn)
+
+    model.ddpg.update = spy
+    fit(model, task, train, val, epochs=1)
+    assert captured and captured["memory"].grad_fn is None and not captured["memory"].requires_grad
+
+
+@pytest.mark.parametrize("cls, options", [(RLMemModel, RLMemOptions(warmup=100, rl_batch_size=32, batch_size=8)),
+                                          (MemNetBPTTModel, MemoryNetOptions(batch_size=8))])
+def test_trained_memory_net_beats_its_untrained_self(cls, options):
+    task, data, train, val, test = tiny_task(lag=4, n=40, length=100)
+    model = cls(options, data.spec, seed=0)
+    model.scaler.fit(train)
+    untrained = task.evaluate(model.predict(test), test)["mse"]
+    info = fit(model, task, train, val, epochs=6)
+    trained = task.evaluate(model.predict(test), test)["mse"]
+    assert trained < 0.7 * untrained, (untrained, trained)
+    if cls is RLMemModel:
+        assert info.diagnostics["ddpg_updates"] > 0 and info.diagnostics["td_error"] is not None
+        assert 0 <= info.diagnostics["action_saturation"] <= 1
+
+
+def test_same_seed_same_scores():
+    task, data, train, val, test = tiny_task()
+
+    def once(seed):
+        model = RLMemModel(RLMemOptions(warmup=50, rl_batch_size=16), data.spec, seed=seed)
+        fit(model, task, train, val, epochs=2)
+        return task.evaluate(model.predict(test), test)["mse"]
+
+    assert once(0) == once(0)
+    assert once(0) != once(1)
+
+
+def test_segments_and_modalities():
+    task, data, train, val, test = tiny_task()
+    model = RLMemModel(RLMemOptions(segment_length=7, modalities="audio,face"), data.spec, seed=0)
+    model.scaler.fit(train)
+    seg = model.segments(test[:2])
+    assert seg.features.shape[1:3] == (9, 7) and seg.features.shape[3] == 24  # 60 steps -> 9 segments of 7
+    preds = model.predict(test[:2])
+    assert preds[test[0].id].shape == (60, 2)
+    with pytest.raises(ValueError, match="unknown \\['smell'\\]"):
+        RLMemModel(RLMemOptions(modalities="audio,smell"), data.spec, seed=0)
+
+
+def test_memory_trace_on_request(tmp_path):
+    from benchmark.runner import RunRequest, run
+
+    (o,) = run(RunRequest(["synth-affect"], ["rlmem"], results=tmp_path, overrides=[
+        "n_sequences=12", "length=30", "lag=5", "epochs=1", "record_memory=true", "warmup=10", "rl_batch_size=8"]))
+    import json
+
+    rec = json.loads(o.path.read_text())
+    trace = rec["diagnostics"]["memory_trace"]
+    assert np.array(trace["read_weights"]).shape == (30, 10) and np.array(trace["slot_mean"]).shape == (30, 10)
+    assert rec["diagnostics"]["td_error"] is not None
