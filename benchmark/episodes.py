@@ -73,10 +73,6 @@ class TaskData:
 Predictions = Mapping[str, np.ndarray]  # episode id -> [T, k] (or [T] for one target)
 
 
-def concat_features(episode: Episode, modalities: Sequence[str]) -> np.ndarray:
-    """Align the modalities of one episode by step and concatenate them: ``[T, sum d_m]``."""
-    return np.concatenate([episode.features[m] for m in modalities], axis=1)
-
 
 def pad_batch(
     episodes: Sequence[Episode], modalities: Sequence[str]
@@ -84,13 +80,15 @@ def pad_batch(
     """Stack episodes of different lengths: x ``[B, T, D]``, y ``[B, T, k]``, mask ``[B, T]`` (True = real step)."""
     lengths = [e.length for e in episodes]
     t_max = max(lengths)
-    first = concat_features(episodes[0], modalities)
+    widths = [episodes[0].features[m].shape[1] for m in modalities]
+    offsets = np.cumsum([0, *widths])
     k = episodes[0].targets.shape[1]
-    x = np.zeros((len(episodes), t_max, first.shape[1]), dtype=np.float32)
+    x = np.zeros((len(episodes), t_max, offsets[-1]), dtype=np.float32)
     y = np.zeros((len(episodes), t_max, k), dtype=np.float32)
     mask = np.zeros((len(episodes), t_max), dtype=bool)
     for i, (ep, n) in enumerate(zip(episodes, lengths)):
-        x[i, :n] = concat_features(ep, modalities)
+        for m, lo, hi in zip(modalities, offsets[:-1], offsets[1:]):
+            x[i, :n, lo:hi] = ep.features[m]  # straight into place: no per-episode concatenated copy
         y[i, :n] = ep.targets
         mask[i, :n] = True
     return x, y, mask

@@ -56,8 +56,8 @@ class RLMemOptions(MemoryNetOptions):
     noise: str = "gaussian"  # or "ou"
     noise_sigma: float = 0.05
     buffer_size: int = 50_000  # transitions
-    rl_batch_size: int = 256
-    update_every: int = 4  # lockstep steps between DDPG updates
+    rl_batch_size: int = 512
+    update_every: int = 8  # lockstep steps between DDPG updates
     warmup: int = 2_000  # transitions stored before the first DDPG update
     chunk: int = 64  # segments per supervised update of encoder and reader
 
@@ -130,7 +130,7 @@ class MemoryNetwork(Model):
         """Greedy (noise-free) pass: predictions ``[B, S, k]`` and, on request, what the memory did."""
         self.net.eval()
         enc, actor, reader = self.net["encoder"], self.net["actor"], self.net["reader"]
-        xs = enc(seg.features)
+        xs = enc(seg.features, seg.mask)
         memory = self.initial_memory(xs.shape[0])
         preds, weights, slot_means = [], [], []
         for s in range(xs.shape[1]):
@@ -194,7 +194,7 @@ class MemNetBPTTModel(MemoryNetwork):
             losses = []
             for start in range(0, len(order), o.batch_size):
                 seg = self.segments([train[i] for i in order[start: start + o.batch_size]])
-                xs = self.net["encoder"](seg.features)
+                xs = self.net["encoder"](seg.features, seg.mask)
                 memory = self.initial_memory(xs.shape[0])
                 preds = []
                 for s in range(xs.shape[1]):
@@ -290,7 +290,7 @@ class RLMemModel(MemoryNetwork):
         pending = None  # the previous step's transition, waiting for its x_next
         for c0 in range(0, n_seg, o.chunk):
             c1 = min(n_seg, c0 + o.chunk)
-            xs = enc(seg.features[:, c0:c1])
+            xs = enc(seg.features[:, c0:c1], seg.mask[:, c0:c1])
             posts, first_action = [], None
             with torch.no_grad():
                 for j in range(c1 - c0):

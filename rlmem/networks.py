@@ -25,11 +25,17 @@ class FusionEncoder(nn.Module):
         super().__init__()
         self.lstm = nn.LSTM(input_dim, hidden, batch_first=True)
 
-    def forward(self, segments: torch.Tensor) -> torch.Tensor:
-        """``[B, S, L, D] -> [B, S, hidden]``"""
+    def forward(self, segments: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """``[B, S, L, D] -> [B, S, hidden]``; with ``mask [B, S]``, padded segments are skipped (zeros)."""
         b, s, length, d = segments.shape
-        _, (h, _) = self.lstm(segments.reshape(b * s, length, d))
-        return h[-1].reshape(b, s, -1)
+        if mask is None:
+            _, (h, _) = self.lstm(segments.reshape(b * s, length, d))
+            return h[-1].reshape(b, s, -1)
+        out = segments.new_zeros(b, s, self.lstm.hidden_size)
+        if mask.any():
+            _, (h, _) = self.lstm(segments[mask])
+            out = out.index_put((mask,), h[-1])
+        return out
 
 
 class Actor(nn.Module):

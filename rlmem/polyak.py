@@ -22,5 +22,7 @@ def polyak_update(params: Iterable[torch.Tensor], target_params: Iterable[torch.
     """theta' <- tau * theta + (1 - tau) * theta'  (tau is the weight of the online network)."""
     if not 0.0 < tau <= 1.0:
         raise ValueError(f"tau must be in (0, 1], got {tau}")
-    for p, tp in zip(params, target_params, strict=True):
-        tp.mul_(1.0 - tau).add_(p, alpha=tau)
+    params, target_params = list(params), list(target_params)
+    if len(params) != len(target_params):
+        raise ValueError(f"{len(params)} online parameters but {len(target_params)} target parameters")
+    torch._foreach_lerp_(target_params, params, tau)  # tp + tau * (p - tp), one fused call

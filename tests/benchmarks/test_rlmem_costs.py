@@ -72,15 +72,18 @@ def one_epoch(model_name: str, episodes, spec) -> float:
 @pytest.mark.parametrize("model", ["rlmem"])
 def test_epoch_time_on_tvsum_shaped_data(benchmark, model):
     """One training epoch (default options, validation on one sequence) against the LSTM with full
-    BPTT, alternated over 3 rounds in this process; the ratio of medians must be at most 1.5."""
+    BPTT, alternated over 5 rounds after one warm-up round in this process; the ratio of the medians
+    must be at most 1.5."""
     episodes, spec = tvsum_shaped()
     times = {"lstm": [], model: []}
-    for _ in range(3):
+    for name in times:
+        one_epoch(name, episodes, spec)  # warm-up: first-call allocations and kernel selection
+    for _ in range(5):
         for name in times:
             times[name].append(one_epoch(name, episodes, spec))
     benchmark.pedantic(one_epoch, args=(model, episodes, spec), rounds=1, iterations=1)
     medians = {k: float(np.median(v)) for k, v in times.items()}
     ratio = medians[model] / medians["lstm"]
     benchmark.extra_info.update(seconds=medians, ratio=ratio)
-    print(f"\nseconds per epoch (median of 3): {medians}; {model} / lstm = {ratio:.2f}")
+    print(f"\nseconds per epoch (median of 5): {medians}; {model} / lstm = {ratio:.2f}")
     assert ratio <= 1.5
