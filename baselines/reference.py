@@ -52,3 +52,20 @@ class OracleModel(Model):
                 f"sequence {missing[0]!r} has none"
             )
         return {e.id: np.asarray(e.meta["oracle"], dtype=np.float64) for e in episodes}
+
+
+class HumanModel(Model):
+    description = "reference: agreement of each annotator with the others (Otani et al. 2019)"
+    reference = True
+
+    def fit(self, train, val, budget, selector, log) -> FitInfo:
+        return FitInfo()
+
+    def predict(self, episodes):
+        raise ValueError("model 'human' has no per-step predictions; it is scored by annotator agreement")
+
+    def evaluate(self, task, episodes):
+        humans = getattr(task, "evaluate_humans", None)
+        if humans is None:
+            raise ValueError(f"model 'human' needs a task with several annotators; {task.metadata.name!r} has none")
+        return humans(episodes)

@@ -14,6 +14,7 @@ MODELS: dict[str, tuple[str, str]] = {
     "memnet-bptt": ("rlmem.model:MemNetBPTTModel", "memory network like rlmem, writes learnt by full BPTT (ablation twin)"),
     "mean": ("baselines.reference:MeanModel", "reference: predicts the training-set mean of each target"),
     "random": ("baselines.reference:RandomModel", "reference: uniform random predictions in the training target range"),
+    "human": ("baselines.reference:HumanModel", "reference: agreement of each annotator with the others (Otani et al. 2019)"),
     "oracle": ("baselines.reference:OracleModel", "reference: knows the hidden state of a synthetic task (ceiling)"),
 }
 
@@ -25,6 +26,10 @@ TASKS: dict[str, tuple[str, str]] = {
     "synth-summary": (
         "tasks.synthetic:SynthSummary",
         "synthetic video summarization; importance depends on a theme introduced long before",
+    ),
+    "tvsum-clips": (
+        "tasks.tvsum_clips:TVSumClips",
+        "real TVSum at 2-s clip level: I3D rgb/flow + PANN audio, 20 annotators (--data-root DIR)",
     ),
     "generic": ("tasks.generic:GenericTask", "your own sequences from an HDF5 file (see README: generic layout)"),
 }

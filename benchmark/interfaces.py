@@ -149,3 +149,8 @@ class Model(ABC):
 
     def n_parameters(self) -> int:
         return 0
+
+    def evaluate(self, task: Task, episodes: Sequence[Episode]) -> dict[str, float]:
+        """Score on ``episodes`` with the task's protocol. Reference rows that are not predictions
+        (human agreement) override this."""
+        return task.evaluate(self.predict(episodes), episodes)

@@ -267,10 +267,7 @@ def run_cell(pair: _Pair, seed: int, fold_index: int, reporter: Reporter) -> dic
         info = model.fit(train, val, pair.resolved.budget, selector, reporter)
         train_s = time.perf_counter() - t0
         t1 = time.perf_counter()
-        scores = {
-            "val": pair.task.evaluate(model.predict(val), val),
-            "test": pair.task.evaluate(model.predict(test), test),
-        }
+        scores = {"val": model.evaluate(pair.task, val), "test": model.evaluate(pair.task, test)}
         if getattr(pair.resolved.model_options, "record_memory", False) and hasattr(model, "trace"):
             info.diagnostics["memory_trace"] = {"sequence": test[0].id, **model.trace(test[0])}
         eval_s = time.perf_counter() - t1

@@ -230,20 +230,10 @@ class SynthSummary(Task):
         return TaskData(episodes, folds, spec, _fingerprint(o), folds_sha256(folds))
 
     def evaluate(self, predictions, episodes: Sequence[Episode]) -> dict[str, float]:
-        from tasks.predictions import aligned_predictions
+        return vsumm.evaluate_videos(predictions, episodes, self.options.budget, "mean")
 
-        preds = aligned_predictions(predictions, episodes)
-        f, taus, rhos = [], [], []
-        for ep in episodes:
-            m = ep.meta
-            scores = preds[ep.id][:, 0]
-            frames = vsumm.frame_scores(scores, m["picks"], m["n_frames"])
-            summary = vsumm.keyshot_summary(frames, m["change_points"], m["n_frames"], self.options.budget)
-            f.append(vsumm.summary_fscore(summary, m["user_summaries"], "mean"))
-            tau, rho = vsumm.rank_correlations(scores, m["user_scores"])
-            taus.append(tau)
-            rhos.append(rho)
-        return {"fscore": float(np.mean(f)), "kendall": float(np.mean(taus)), "spearman": float(np.mean(rhos))}
+    def evaluate_humans(self, episodes: Sequence[Episode]) -> dict[str, float]:
+        return vsumm.evaluate_humans(episodes, "mean")
 
 
 def _unit_rows(rng: np.random.Generator, n: int, d: int) -> np.ndarray:

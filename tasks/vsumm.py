@@ -96,16 +96,74 @@ def summary_fscore(machine: np.ndarray, user_summaries: np.ndarray, reduction: s
     raise ValueError(f"unknown F-score reduction {reduction!r}; choose 'mean' or 'max'")
 
 
+def _pair_signs(rows: np.ndarray) -> np.ndarray:
+    """sign(x_i - x_j) for every pair i < j of every row: ``[R, n] -> [R, n (n - 1) / 2]``."""
+    i, j = np.triu_indices(rows.shape[1], 1)
+    return np.sign(rows[:, i] - rows[:, j])
+
+
+def _kendall_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Kendall tau-b between every row of ``a`` and every row of ``b`` (0 where a row is constant)."""
+    sa, sb = _pair_signs(a), _pair_signs(b)
+    untied_a, untied_b = (sa != 0).sum(1), (sb != 0).sum(1)
+    denom = np.sqrt(np.outer(untied_a, untied_b).astype(np.float64))
+    return np.divide(sa @ sb.T, denom, out=np.zeros_like(denom), where=denom > 0)
+
+
+def _spearman_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Spearman rho (Pearson of average ranks) between every row of ``a`` and of ``b``."""
+    ra, rb = stats.rankdata(a, axis=1), stats.rankdata(b, axis=1)
+    ra -= ra.mean(1, keepdims=True)
+    rb -= rb.mean(1, keepdims=True)
+    denom = np.outer(np.linalg.norm(ra, axis=1), np.linalg.norm(rb, axis=1))
+    return np.divide(ra @ rb.T, denom, out=np.zeros_like(denom), where=denom > 0)
+
+
 def rank_correlations(scores: np.ndarray, user_scores: np.ndarray) -> tuple[float, float]:
     """Otani et al. (CVPR 2019): Kendall tau-b and Spearman rho of the scores against each annotator,
     averaged over annotators. A constant series has no ranking information and counts as 0."""
-    scores = np.asarray(scores, dtype=np.float64)
-    taus, rhos = [], []
-    for user in np.asarray(user_scores, dtype=np.float64):
-        if np.ptp(scores) == 0 or np.ptp(user) == 0:
-            taus.append(0.0)
-            rhos.append(0.0)
-            continue
-        taus.append(float(stats.kendalltau(scores, user).statistic))
-        rhos.append(float(stats.spearmanr(scores, user).statistic))
-    return float(np.mean(taus)), float(np.mean(rhos))
+    x = np.asarray(scores, dtype=np.float64)[None]
+    users = np.asarray(user_scores, dtype=np.float64)
+    return float(_kendall_matrix(x, users).mean()), float(_spearman_matrix(x, users).mean())
+
+
+def human_agreement(user_scores: np.ndarray, user_summaries: np.ndarray, reduction: str) -> dict[str, float]:
+    """Otani et al. (CVPR 2019) human row for one video: each annotator against each of the others,
+    averaged over the others, then over annotators. F-score uses the annotators' keyshot summaries
+    (reduced over the others by ``reduction``), tau and rho their raw scores."""
+    n = len(user_scores)
+    if n < 2:
+        raise ValueError("human agreement needs at least two annotators")
+    f = [summary_fscore(user_summaries[u], np.delete(user_summaries, u, axis=0), reduction) for u in range(n)]
+    scores = np.asarray(user_scores, dtype=np.float64)
+    off_diagonal = ~np.eye(n, dtype=bool)  # every ordered pair of different annotators
+    return {
+        "fscore": float(np.mean(f)),
+        "kendall": float(_kendall_matrix(scores, scores)[off_diagonal].mean()),
+        "spearman": float(_spearman_matrix(scores, scores)[off_diagonal].mean()),
+    }
+
+
+def evaluate_videos(predictions, episodes, budget: float, reduction: str) -> dict[str, float]:
+    """The keyshot protocol over videos whose ``meta`` holds ``picks``, ``n_frames``, ``change_points``,
+    ``user_summaries`` and ``user_scores``: F-score, Kendall tau-b and Spearman rho, each averaged over
+    videos. Rank correlation uses the raw step scores, before any knapsack."""
+    from tasks.predictions import aligned_predictions
+
+    preds = aligned_predictions(predictions, episodes)
+    rows = []
+    for ep in episodes:
+        m = ep.meta
+        scores = preds[ep.id][:, 0]
+        frames = frame_scores(scores, m["picks"], m["n_frames"])
+        summary = keyshot_summary(frames, m["change_points"], m["n_frames"], budget)
+        tau, rho = rank_correlations(scores, m["user_scores"])
+        rows.append((summary_fscore(summary, m["user_summaries"], reduction), tau, rho))
+    f, tau, rho = np.mean(rows, axis=0)
+    return {"fscore": float(f), "kendall": float(tau), "spearman": float(rho)}
+
+
+def evaluate_humans(episodes, reduction: str) -> dict[str, float]:
+    """The human reference row over videos (see ``human_agreement``), averaged over videos."""
+    rows = [human_agreement(ep.meta["user_scores"], ep.meta["user_summaries"], reduction) for ep in episodes]
+    return {k: float(np.mean([r[k] for r in rows])) for k in ("fscore", "kendall", "spearman")}

@@ -101,3 +101,27 @@ def test_rank_correlations_known_values():
     assert (tau, rho) == pytest.approx((4 / 6, 0.8))
     # a constant prediction carries no ranking: 0, not NaN
     assert vsumm.rank_correlations(np.ones(4), users) == (0.0, 0.0)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_vectorised_rank_correlations_match_scipy(seed):
+    from scipy import stats
+
+    rng = np.random.default_rng(seed)
+    scores = rng.integers(0, 6, 40).astype(float)  # many ties, like 1-5 ratings
+    users = rng.integers(1, 6, (7, 40)).astype(float)
+    tau, rho = vsumm.rank_correlations(scores, users)
+    assert tau == pytest.approx(np.mean([stats.kendalltau(scores, u).statistic for u in users]))
+    assert rho == pytest.approx(np.mean([stats.spearmanr(scores, u).statistic for u in users]))
+
+
+def test_human_agreement_hand_case():
+    # three annotators over 4 steps: 0 and 1 agree perfectly, 2 is reversed
+    users = np.array([[1, 2, 3, 4], [1, 2, 3, 4], [4, 3, 2, 1]], float)
+    summaries = np.array([[1, 1, 0, 0], [1, 1, 0, 0], [0, 0, 1, 1]], bool)
+    h = vsumm.human_agreement(users, summaries, "mean")
+    # ordered pairs: (0,1)=(1,0)=+1, the four pairs with 2 are -1 -> (2 - 4) / 6
+    assert h["kendall"] == pytest.approx(-1 / 3) and h["spearman"] == pytest.approx(-1 / 3)
+    # F: annotator 0 vs {1, 2} = mean(1, 0) = 0.5, same for 1, annotator 2 vs {0, 1} = 0
+    assert h["fscore"] == pytest.approx(1 / 3)
+    assert vsumm.human_agreement(users, summaries, "max")["fscore"] == pytest.approx(2 / 3)
