@@ -27,6 +27,8 @@ TASKS: dict[str, tuple[str, str]] = {
         "tasks.synthetic:SynthSummary",
         "synthetic video summarization; importance depends on a theme introduced long before",
     ),
+    "tvsum": ("tasks.eccv16:TVSum", "TVSum from the eccv16 h5; keyshot F-score, mean over annotators (--data-root DIR)"),
+    "summe": ("tasks.eccv16:SumMe", "SumMe from the eccv16 h5; keyshot F-score, max over annotators (--data-root DIR)"),
     "tvsum-clips": (
         "tasks.tvsum_clips:TVSumClips",
         "real TVSum at 2-s clip level: I3D rgb/flow + PANN audio, 20 annotators (--data-root DIR)",

@@ -1,0 +1,240 @@
+"""``tvsum`` and ``summe`` from the eccv16 HDF5 files that most summarization papers use.
+
+    eccv16_dataset_{tvsum,summe}_google_pool5.h5 / video_N /
+        features [n_steps, 1024]  gtscore [n_steps]  picks [n_steps]  n_frames ()
+        user_summary [n_users, n_frames]  change_points [n_shots, 2]  n_frame_per_seg [n_shots]
+
+Trained on ``gtscore``, scored against ``user_summary`` with the keyshot protocol. The protocol and the
+split are named options, written into every record:
+
+- ``protocol=reference`` (default): shot score = mean of held frame scores (float), budget
+  floor(0.15 n_frames), summary built from ``change_points`` (pytorch-vsumm-reinforce's vsum_tools).
+- ``protocol=dsnet``: shot scores quantised to int(1000 * mean) before the knapsack (DSNet, A2Summ).
+- ``protocol=pgl-sum``: budget from the last shot's end, int((last_end + 1) * 0.15) (PGL-SUM, CA-SUM,
+  CSTA).
+- ``split=kfold`` (default): 5 disjoint folds, each video tested once, validation carved from training.
+  ``split=dsnet`` / ``split=pgl-sum`` read the published 5 random 80/20 splits (``<name>.yml`` from
+  DSNet, ``<name>_splits.json`` from PGL-SUM) placed beside the h5 file; their test sets overlap and
+  some videos are never tested; validation is carved from each training part.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from benchmark.episodes import Episode, Fold, TaskData, TaskSpec
+from benchmark.interfaces import Task, TaskDataError, TaskMetadata, TrainBudget
+from tasks import vsumm
+from tasks.generic import file_sha256
+from tasks.splits import check_folds, folds_sha256, make_folds
+
+PROTOCOLS = ("reference", "dsnet", "pgl-sum")
+SPLITS = ("kfold", "dsnet", "pgl-sum")
+FIELDS = ("features", "gtscore", "user_summary", "change_points", "n_frame_per_seg", "n_frames", "picks")
+
+
+@dataclass
+class Eccv16Options:
+    protocol: str = "reference"
+    split: str = "kfold"
+    budget: float = 0.15
+    val_fraction: float = 0.2
+    split_seed: int = 0
+
+
+def _metadata(name: str, reduction: str) -> TaskMetadata:
+    return TaskMetadata(
+        name=name,
+        version="1.0",
+        kind="summarization",
+        description=f"{name.upper() if name == 'summe' else 'TVSum'} from the eccv16 h5 (GoogLeNet pool5 at 2 fps); "
+                    f"F-score {reduction} over annotators",
+        main_score="fscore",
+        higher_is_better={"fscore": True},
+        leaderboard_metrics=("fscore",),
+        protocol={
+            "summary": "hold step scores over picks; shot score = mean over its frames; exact 0/1 knapsack",
+            "budget": 0.15,
+            "fscore_reduction": reduction,
+            "variant": "reference",
+            "split": "kfold",
+            "selection": "val.fscore",
+        },
+        citation="Zhang et al., ECCV 2016 (h5 packaging by K. Zhou); protocol: pytorch-vsumm-reinforce vsum_tools",
+        data=f"eccv16_dataset_{name}_google_pool5.h5 (see README, 'Data')",
+    )
+
+
+class Eccv16Task(Task):
+    Options = Eccv16Options
+    default_budget = TrainBudget(epochs=40, patience=8)
+    reduction = "mean"
+
+    @property
+    def h5_name(self) -> str:
+        return f"eccv16_dataset_{self.metadata.name}_google_pool5.h5"
+
+    def protocol(self) -> dict:
+        o = self.options
+        return {**self.metadata.protocol, "variant": o.protocol, "split": o.split, "budget": o.budget}
+
+    def h5_path(self) -> Path:
+        if self.data_root is None:
+            raise TaskDataError(f"task {self.metadata.name!r} needs --data-root DIR holding {self.h5_name}")
+        base = Path(self.data_root).expanduser()
+        for candidate in (base, base / self.h5_name, base / self.metadata.name / self.h5_name):
+            if candidate.is_file():
+                return candidate
+        raise TaskDataError(f"{base}: no {self.h5_name} there or in {base / self.metadata.name} "
+                            "(see README, 'Data')")
+
+    def load(self) -> TaskData:
+        import h5py
+
+        o = self.options
+        if o.protocol not in PROTOCOLS:
+            raise ValueError(f"protocol must be one of {PROTOCOLS}, got {o.protocol!r}")
+        if o.split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {o.split!r}")
+        path = self.h5_path()
+        try:
+            h5 = h5py.File(path, "r")
+        except OSError as exc:
+            raise TaskDataError(f"{path}: not a readable HDF5 file ({exc})") from exc
+        with h5:
+            episodes = {key: _read_video(h5[key], key, path) for key in sorted(h5.keys(), key=_natural)}
+        if not episodes:
+            raise TaskDataError(f"{path}: no videos")
+        folds, split_source = self._folds(path, list(episodes))
+        hashes = {path.name: file_sha256(path)}
+        if split_source != "kfold":
+            hashes[Path(split_source).name] = file_sha256(Path(split_source))
+        spec = TaskSpec((("googlenet", 1024),), ("importance",), self.metadata.kind)
+        return TaskData(episodes, folds, spec, hashes, folds_sha256(folds), info={"split_source": split_source})
+
+    def _folds(self, h5_path: Path, ids: list[str]) -> tuple[list[Fold], str]:
+        o = self.options
+        if o.split == "kfold":
+            return make_folds(ids, 5, o.val_fraction, o.split_seed), "kfold"
+        name = self.metadata.name
+        split_path = h5_path.parent / (f"{name}.yml" if o.split == "dsnet" else f"{name}_splits.json")
+        if not split_path.is_file():
+            raise TaskDataError(f"{split_path}: split={o.split} needs this published split file beside the h5")
+        pairs = _read_dsnet_yml(split_path) if o.split == "dsnet" else _read_pgl_json(split_path)
+        rng = np.random.default_rng(o.split_seed)
+        folds = []
+        for k, (train, test) in enumerate(pairs):
+            train = sorted(train, key=_natural)
+            n_val = max(1, math.ceil(o.val_fraction * len(train)))
+            val_idx = set(rng.choice(len(train), n_val, replace=False).tolist())
+            folds.append(Fold(k, tuple(t for i, t in enumerate(train) if i not in val_idx),
+                              tuple(t for i, t in enumerate(train) if i in val_idx), tuple(sorted(test, key=_natural))))
+        check_folds(folds, ids, str(split_path))
+        return folds, str(split_path)
+
+    def evaluate(self, predictions, episodes: Sequence[Episode]) -> dict[str, float]:
+        from tasks.predictions import aligned_predictions
+
+        preds = aligned_predictions(predictions, episodes)
+        f = []
+        for ep in episodes:
+            m = ep.meta
+            frames = vsumm.frame_scores(preds[ep.id][:, 0], m["picks"], m["n_frames"])
+            summary = variant_summary(frames, m["change_points"], m["n_frames"], self.options.budget,
+                                      self.options.protocol)
+            f.append(vsumm.summary_fscore(summary, m["user_summaries"], self.reduction))
+        return {"fscore": float(np.mean(f))}
+
+
+def variant_summary(frames: np.ndarray, cps: np.ndarray, n_frames: int, budget: float, variant: str) -> np.ndarray:
+    """The keyshot summary under a named protocol variant (see the module docstring)."""
+    if variant == "reference":
+        return vsumm.keyshot_summary(frames, cps, n_frames, budget)
+    lengths = cps[:, 1] - cps[:, 0] + 1
+    values = np.array([frames[s: e + 1].mean() for s, e in cps])
+    if variant == "dsnet":
+        values, capacity = (1000 * values).astype(np.int64), int(n_frames * budget)
+    elif variant == "pgl-sum":
+        capacity = int((cps[-1, 1] + 1) * budget)
+    else:
+        raise ValueError(f"unknown protocol variant {variant!r}; choose one of {PROTOCOLS}")
+    summary = np.zeros(n_frames, dtype=bool)
+    for i in vsumm.knapsack(values, lengths, capacity):
+        summary[cps[i, 0]: cps[i, 1] + 1] = True
+    return summary
+
+
+def _natural(key: str) -> tuple:
+    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", key))
+
+
+def _read_video(group, key: str, path: Path) -> Episode:
+    where = f"{path}: video {key!r}"
+    missing = [f for f in FIELDS if f not in group]
+    if missing:
+        raise TaskDataError(f"{where} is missing field(s) {', '.join(missing)}")
+    feats = np.asarray(group["features"], dtype=np.float64)
+    gtscore = np.asarray(group["gtscore"], dtype=np.float64)
+    picks = np.asarray(group["picks"], dtype=np.int64)
+    users = np.asarray(group["user_summary"])
+    cps = np.asarray(group["change_points"], dtype=np.int64)
+    n_frames = int(np.asarray(group["n_frames"]))
+    if feats.ndim != 2 or feats.shape[0] == 0:
+        raise TaskDataError(f"{where}: 'features' has shape {feats.shape}, expected (n_steps, dim)")
+    if len(picks) != feats.shape[0]:
+        raise TaskDataError(f"{where}: 'picks' has {len(picks)} entries but 'features' has {feats.shape[0]} steps")
+    if gtscore.shape != (feats.shape[0],):
+        raise TaskDataError(f"{where}: 'gtscore' has shape {gtscore.shape}, expected ({feats.shape[0]},)")
+    for name, arr in (("features", feats), ("gtscore", gtscore)):
+        if not np.all(np.isfinite(arr)):
+            raise TaskDataError(f"{where}: '{name}' contains NaN or inf")
+    if users.ndim != 2 or users.shape[1] != n_frames:
+        raise TaskDataError(f"{where}: 'user_summary' has shape {users.shape}, expected (n_users, n_frames={n_frames})")
+    if np.any(np.diff(picks) <= 0) or picks[0] < 0 or picks[-1] >= n_frames:
+        raise TaskDataError(f"{where}: 'picks' must increase strictly within [0, n_frames={n_frames})")
+    if cps.ndim != 2 or cps.shape[1] != 2 or cps[0, 0] != 0 or cps[-1, 1] < n_frames - 2 \
+            or np.any(cps[1:, 0] != cps[:-1, 1] + 1) or np.any(cps[:, 1] < cps[:, 0]):
+        raise TaskDataError(f"{where}: 'change_points' must be contiguous inclusive [start, end] rows from frame 0 "
+                            f"to the last frame ({n_frames - 1})")
+    return Episode(key, {"googlenet": feats.astype(np.float32)}, gtscore[:, None].astype(np.float32), {
+        "picks": picks, "n_frames": n_frames, "change_points": np.minimum(cps, n_frames - 1),
+        "user_summaries": users > 0,
+    })
+
+
+def _read_dsnet_yml(path: Path) -> list[tuple[list[str], list[str]]]:
+    """DSNet's split yml: a list of {train_keys: [...], test_keys: [...]} with 'dir/file.h5/video_N' keys."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text())
+        return [([k.rsplit("/", 1)[-1] for k in s["train_keys"]], [k.rsplit("/", 1)[-1] for k in s["test_keys"]])
+                for s in data]
+    except (yaml.YAMLError, KeyError, TypeError, AttributeError) as exc:
+        raise TaskDataError(f"{path}: not a DSNet split file (a list of train_keys/test_keys) ({exc})") from exc
+
+
+def _read_pgl_json(path: Path) -> list[tuple[list[str], list[str]]]:
+    try:
+        data = json.loads(path.read_text())
+        return [(list(s["train_keys"]), list(s["test_keys"])) for s in data]
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise TaskDataError(f"{path}: not a PGL-SUM split file (a list of train_keys/test_keys) ({exc})") from exc
+
+
+class TVSum(Eccv16Task):
+    metadata = _metadata("tvsum", "mean")
+    reduction = "mean"
+
+
+class SumMe(Eccv16Task):
+    metadata = _metadata("summe", "max")
+    reduction = "max"

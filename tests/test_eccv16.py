@@ -1,0 +1,145 @@
+"""tvsum/summe from the eccv16 h5: fixtures in the exact layout, protocol variants, splits, bad input."""
+
+import shutil
+
+import h5py
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from benchmark.cli import app
+from benchmark.interfaces import TaskDataError
+from tasks import vsumm
+from tasks.eccv16 import Eccv16Options, SumMe, TVSum, variant_summary
+
+
+def write_eccv16(path, n_videos=12, n_users=5, seed=0, mutate=None):
+    rng = np.random.default_rng(seed)
+    with h5py.File(path, "w") as h5:
+        for i in range(1, n_videos + 1):
+            g = h5.create_group(f"video_{i}")
+            n_frames = int(rng.integers(300, 600))
+            picks = np.arange(0, n_frames, 15)
+            bounds = [0]
+            while bounds[-1] < n_frames:
+                bounds.append(min(n_frames, bounds[-1] + int(rng.integers(20, 60))))
+            cps = np.array([[s, e - 1] for s, e in zip(bounds[:-1], bounds[1:])])
+            importance = rng.uniform(size=len(cps))
+            users = np.stack([vsumm.keyshot_summary(np.repeat(importance + rng.normal(0, 0.3, len(cps)),
+                                                              cps[:, 1] - cps[:, 0] + 1), cps, n_frames)
+                              for _ in range(n_users)]).astype(np.float32)
+            frame_imp = np.repeat(importance, cps[:, 1] - cps[:, 0] + 1)
+            g["features"] = rng.normal(size=(len(picks), 1024)).astype(np.float32) + frame_imp[picks, None]
+            g["gtscore"] = frame_imp[picks].astype(np.float32)
+            g["user_summary"] = users
+            g["change_points"] = cps
+            g["n_frame_per_seg"] = cps[:, 1] - cps[:, 0] + 1
+            g["n_frames"] = n_frames
+            g["picks"] = picks
+            g["n_steps"] = len(picks)
+            g["video_name"] = f"video {i}"
+        if mutate is not None:
+            mutate(h5)
+    return path
+
+
+def load(cls, root, **opts):
+    return cls(Eccv16Options(**opts), root).load()
+
+
+def test_fixture_loads_and_the_oracle_scores_well(tmp_path):
+    write_eccv16(tmp_path / "eccv16_dataset_tvsum_google_pool5.h5")
+    task = TVSum(Eccv16Options(), tmp_path)
+    data = task.load()
+    assert len(data.episodes) == 12 and len(data.folds) == 5
+    assert list(data.episodes)[:3] == ["video_1", "video_2", "video_3"]  # natural order
+    eps = list(data.episodes.values())
+    good = task.evaluate({e.id: e.targets for e in eps}, eps)["fscore"]
+    rng = np.random.default_rng(0)
+    rand = task.evaluate({e.id: rng.uniform(size=e.length) for e in eps}, eps)["fscore"]
+    assert good > rand + 0.1
+
+
+def test_summe_reduces_by_max_tvsum_by_mean(tmp_path):
+    write_eccv16(tmp_path / "eccv16_dataset_summe_google_pool5.h5")
+    shutil.copy(tmp_path / "eccv16_dataset_summe_google_pool5.h5", tmp_path / "eccv16_dataset_tvsum_google_pool5.h5")
+    s_task, t_task = SumMe(Eccv16Options(), tmp_path), TVSum(Eccv16Options(), tmp_path)
+    eps = list(s_task.load().episodes.values())
+    preds = {e.id: e.targets for e in eps}
+    assert s_task.evaluate(preds, eps)["fscore"] > t_task.evaluate(preds, eps)["fscore"]
+    assert s_task.protocol()["fscore_reduction"] == "max" and t_task.protocol()["fscore_reduction"] == "mean"
+
+
+def test_protocol_variants_differ_where_they_should():
+    # last shot ends one frame early: PGL-SUM's budget is int(99 * 0.15) = 14, the reference's floor(15) = 15
+    cps = np.array([[0, 13], [14, 28], [29, 98]])
+    frames = np.concatenate([np.full(14, 0.5), np.full(15, 0.9), np.full(70, 0.1), [0.0]])
+    ref = variant_summary(frames, cps, 100, 0.15, "reference")
+    pgl = variant_summary(frames, cps, 100, 0.15, "pgl-sum")
+    assert ref[14:29].all() and ref.sum() == 15
+    assert pgl[:14].all() and pgl.sum() == 14
+    # shot scores 0.5001 and 0.5009 both quantise to 500 under DSNet's int(1000 * mean): the tie keeps
+    # the first shot, while the reference picks the better one
+    cps = np.array([[0, 9], [10, 19], [20, 99]])
+    frames = np.concatenate([np.full(10, 0.5001), np.full(10, 0.5009), np.zeros(80)])
+    assert variant_summary(frames, cps, 100, 0.10, "reference")[10:20].all()
+    assert variant_summary(frames, cps, 100, 0.10, "dsnet")[:10].all()
+
+
+def test_published_splits_get_validation_carved_from_training(tmp_path, shared_data):
+    write_eccv16(tmp_path / "eccv16_dataset_tvsum_google_pool5.h5", n_videos=50, n_users=2)
+    for name in ("tvsum.yml", "tvsum_splits.json"):
+        shutil.copy(shared_data / "tvsum" / name, tmp_path / name)
+    for split in ("dsnet", "pgl-sum"):
+        data = load(TVSum, tmp_path, split=split)
+        assert len(data.folds) == 5
+        for f in data.folds:
+            assert len(f.test) == 10 and len(f.train) + len(f.val) == 40 and len(f.val) == 8
+        tested = {v for f in data.folds for v in f.test}
+        assert len(tested) < 50  # the legacy random splits never test some videos
+    assert load(TVSum, tmp_path, split="dsnet").folds[0].test[0] == "video_1"
+
+
+def test_missing_split_file_is_named(tmp_path):
+    write_eccv16(tmp_path / "eccv16_dataset_tvsum_google_pool5.h5")
+    with pytest.raises(TaskDataError, match="tvsum.yml: split=dsnet needs this published split file"):
+        load(TVSum, tmp_path, split="dsnet")
+
+
+def _replace(key, value):
+    def mutate(h5):
+        del h5[key]
+        h5[key] = value
+    return mutate
+
+
+def _nan_features(h5):
+    x = h5["video_2/features"][()]
+    x[0, 0] = np.nan
+    _replace("video_2/features", x)(h5)
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda h5: h5["video_3"].__delitem__("gtscore"), "video 'video_3' is missing field\\(s\\) gtscore"),
+    (lambda h5: _replace("video_4/picks", h5["video_4/picks"][()][:-1])(h5), "'picks' has .* entries but 'features' has"),
+    (lambda h5: _replace("video_5/user_summary", h5["video_5/user_summary"][()][:, :-3])(h5), "'user_summary' has shape"),
+    (lambda h5: _replace("video_6/change_points", h5["video_6/change_points"][()][:-1])(h5), "'change_points' must be contiguous"),
+    (_nan_features, "video 'video_2': 'features' contains NaN"),
+])
+def test_bad_h5_is_named(tmp_path, mutate, message):
+    write_eccv16(tmp_path / "eccv16_dataset_tvsum_google_pool5.h5", mutate=mutate)
+    with pytest.raises(TaskDataError, match=message):
+        load(TVSum, tmp_path)
+
+
+def test_cli_run_on_fixture_records_the_variant(tmp_path):
+    write_eccv16(tmp_path / "eccv16_dataset_summe_google_pool5.h5")
+    r = CliRunner().invoke(app, ["run", "--task", "summe", "--data-root", str(tmp_path), "--model", "mlp,random",
+                                 "--folds", "0", "--set", "epochs=2", "--set", "protocol=dsnet",
+                                 "--results", str(tmp_path / "res")])
+    assert r.exit_code == 0, r.output
+    t = CliRunner().invoke(app, ["table", "--results", str(tmp_path / "res")])
+    assert "### summe [protocol=dsnet] (v1.0, test)" in t.output
+    r = CliRunner().invoke(app, ["run", "--task", "summe", "--data-root", str(tmp_path), "--model", "mlp",
+                                 "--set", "protocol=vasnet", "--results", str(tmp_path / "res")])
+    assert r.exit_code == 2 and "protocol must be one of" in r.output
