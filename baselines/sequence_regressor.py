@@ -76,7 +76,7 @@ class SequenceRegressor(Model):
                 losses.append(loss.item())
             if selector.observe(epoch, self.predict(val)):
                 best_state = copy.deepcopy(self.net.state_dict())
-            row = {"epoch": epoch, "train_loss": float(np.mean(losses)), f"val_{selector.metric}": selector.history[-1][1]}
+            row = {"epoch": epoch, "train_loss": float(np.mean(losses)), selector.history_key: selector.history[-1][1]}
             info.history.append(row)
             log.on_epoch(epoch, budget.epochs, row)
             info.epochs_run = epoch

@@ -57,14 +57,22 @@ def metric_family(metric: str) -> str:
     return metric.split("/", 1)[0]
 
 
+SELECTION_RULES = ("val", "leaky-test-max")
+
+
 @dataclass
 class TrainBudget:
     """The training budget a task grants every model alike (``--set epochs=N`` overrides it)."""
 
     epochs: int = 20
     patience: int = 5  # epochs without a better validation main score before stopping
+    # "val" (the only honest choice) or "leaky-test-max": pick the epoch by the *test* main score, as
+    # several published summarization numbers did; such records and rows are flagged as leaky.
+    selection: str = "val"
 
     def __post_init__(self) -> None:
+        if self.selection not in SELECTION_RULES:
+            raise ValueError(f"selection must be one of {SELECTION_RULES}, got {self.selection!r}")
         if self.epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {self.epochs}")
         if self.patience < 1:

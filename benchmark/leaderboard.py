@@ -55,7 +55,10 @@ def build_boards(records: Iterable[dict[str, Any]], split: str = "test", tasks: 
             continue
         task_key = (_label(t["name"], t.get("overrides") or {}), t["version"])
         task_meta.setdefault(task_key, t)
-        model_key = (_label(rec["model"]["name"], rec["model"].get("overrides") or {}), rec["model"]["reference"])
+        label = _label(rec["model"]["name"], rec["model"].get("overrides") or {})
+        if (rec.get("selection") or {}).get("leaky"):
+            label += " ⚠ LEAKY: epoch chosen on test"
+        model_key = (label, rec["model"]["reference"])
         if rec["status"] == "completed":
             groups[task_key][model_key].append(rec)
         else:

@@ -24,6 +24,7 @@ class Selector:
         self.best_epoch: int | None = None
         self.best_score: float | None = None
         self.history: list[tuple[int, float]] = []
+        self.criterion_split = "val"  # "test" only under the flagged legacy rule
 
     def is_better(self, score: float, than: float | None) -> bool:
         if math.isnan(score):
@@ -50,5 +51,9 @@ class Selector:
         return last_epoch - reference >= self.patience
 
     @property
+    def history_key(self) -> str:
+        return f"{self.criterion_split}_{self.metric}"
+
+    @property
     def criterion(self) -> str:
-        return f"val.{self.metric}"
+        return f"{self.criterion_split}.{self.metric}"

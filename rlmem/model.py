@@ -208,7 +208,7 @@ class MemNetBPTTModel(MemoryNetwork):
                 optimizer.step()
                 losses.append(loss.item())
             best = self._select(epoch, val, selector, best)
-            row = {"epoch": epoch, "train_loss": float(np.mean(losses)), f"val_{selector.metric}": selector.history[-1][1]}
+            row = {"epoch": epoch, "train_loss": float(np.mean(losses)), selector.history_key: selector.history[-1][1]}
             info.history.append(row)
             log.on_epoch(epoch, budget.epochs, row)
             info.epochs_run = epoch
@@ -262,10 +262,10 @@ class RLMemModel(MemoryNetwork):
                 seg = self.segments([train[i] for i in order[start: start + o.batch_size]])
                 steps = self._train_batch(seg, noise, replay, optimizer, supervised, stats, steps)
             best = self._select(epoch, val, selector, best)
-            row = {"epoch": epoch, f"val_{selector.metric}": selector.history[-1][1]}
+            row = {"epoch": epoch, selector.history_key: selector.history[-1][1]}
             row.update({key: float(np.mean(v)) for key, v in stats.items() if v})
             info.history.append(row)
-            log.on_epoch(epoch, budget.epochs, {kk: row[kk] for kk in row if kk in ("train_loss", "td_error", f"val_{selector.metric}")})
+            log.on_epoch(epoch, budget.epochs, {kk: row[kk] for kk in row if kk in ("train_loss", "td_error", selector.history_key)})
             info.epochs_run = epoch
             if selector.should_stop:
                 break

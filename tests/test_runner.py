@@ -108,3 +108,19 @@ def test_killed_sweep_resumes_only_unfinished_cells(tmp_path):
     lines = [ln for ln in resumed.stdout.splitlines() if "flaky" in ln and "│" in ln]
     status = {int(ln.split("│")[3]): ln.split("│")[5].strip() for ln in lines}
     assert status == {0: "skipped", 1: "skipped", 2: "completed", 3: "completed"}
+
+
+def test_leaky_test_selection_is_explicit_and_flagged(tmp_path):
+    from benchmark.leaderboard import build_boards, render_markdown
+
+    (honest,) = run(request(tmp_path, models=["mlp"], seeds=[0]))
+    (leaky,) = run(request(tmp_path, models=["mlp"], seeds=[0], overrides=[*TINY_AFFECT, "selection=leaky-test-max"]))
+    rec = json.loads(leaky.path.read_text())
+    assert rec["selection"]["leaky"] is True and rec["selection"]["criterion"] == "test.mse"
+    assert "test_mse" in rec["history"][0]
+    best = min(rec["history"], key=lambda h: h["test_mse"])
+    assert rec["selection"]["epoch"] == best["epoch"]
+    assert json.loads(honest.path.read_text())["selection"]["leaky"] is False
+    table = render_markdown(build_boards(r for _, r in iter_records(tmp_path / "res")))
+    assert "mlp [epochs=3, patience=2, selection=leaky-test-max] ⚠ LEAKY: epoch chosen on test" in table
+    assert "| mlp [epochs=3, patience=2] |" in table
