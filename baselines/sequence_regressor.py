@@ -53,6 +53,23 @@ class SequenceRegressor(Model):
     def _batch(self, episodes: Sequence[Episode]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return tuple(torch.from_numpy(a) for a in self.scaler.batch(episodes))
 
+    @staticmethod
+    def masked_mse(pred: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return (((pred - y) ** 2).mean(-1) * mask).sum() / mask.sum().clamp(min=1)
+
+    def optimizer_step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
+        optimizer.zero_grad()
+        loss.backward()
+        if self.options.grad_clip > 0:
+            nn.utils.clip_grad_norm_(self.net.parameters(), self.options.grad_clip)
+        optimizer.step()
+
+    def train_batch(self, x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor, optimizer) -> float:
+        """One update on a padded batch (full backpropagation through the whole sequence)."""
+        loss = self.masked_mse(self.net(x), y, mask)
+        self.optimizer_step(loss, optimizer)
+        return loss.item()
+
     def fit(self, train, val, budget: TrainBudget, selector: Selector, log: TrainingLog) -> FitInfo:
         o = self.options
         self.scaler.fit(train)
@@ -66,14 +83,7 @@ class SequenceRegressor(Model):
             losses = []
             for start in range(0, len(order), o.batch_size):
                 x, y, mask = self._batch([train[i] for i in order[start: start + o.batch_size]])
-                pred = self.net(x)
-                loss = (((pred - y) ** 2).mean(-1) * mask).sum() / mask.sum()
-                optimizer.zero_grad()
-                loss.backward()
-                if o.grad_clip > 0:
-                    nn.utils.clip_grad_norm_(self.net.parameters(), o.grad_clip)
-                optimizer.step()
-                losses.append(loss.item())
+                losses.append(self.train_batch(x, y, mask, optimizer))
             if selector.observe(epoch, self.predict(val)):
                 best_state = copy.deepcopy(self.net.state_dict())
             row = {"epoch": epoch, "train_loss": float(np.mean(losses)), selector.history_key: selector.history[-1][1]}

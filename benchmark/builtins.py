@@ -6,6 +6,14 @@ Built-ins go through the same lazy loading as plugins; the summary is here only 
 
 MODELS: dict[str, tuple[str, str]] = {
     "lstm": ("baselines.lstm:LSTMModel", "LSTM over each whole sequence, trained by full BPTT"),
+    "lstm-tbptt": (
+        "baselines.lstm_tbptt:TBPTTLSTMModel",
+        "LSTM trained by truncated BPTT (--set truncation=K), hidden state carried across chunks",
+    ),
+    "transformer": (
+        "baselines.transformer:TransformerModel",
+        "causal Transformer encoder, full context (or --set window=W), sinusoidal positions",
+    ),
     "mlp": ("baselines.mlp:MLPModel", "per-step MLP, no temporal context (context-free floor)"),
     "rlmem": (
         "rlmem.model:RLMemModel",
