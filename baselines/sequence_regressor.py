@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from benchmark.episodes import Episode, FeatureScaler, select_modalities
-from benchmark.interfaces import FitInfo, Model, TrainBudget, TrainingLog
+from benchmark.interfaces import FitInfo, Model, TrainBudget, TrainingLog, run_epochs
 from benchmark.selection import Selector
 
 
@@ -71,29 +71,22 @@ class SequenceRegressor(Model):
         return loss.item()
 
     def fit(self, train, val, budget: TrainBudget, selector: Selector, log: TrainingLog) -> FitInfo:
-        o = self.options
         self.scaler.fit(train)
         generator = torch.Generator().manual_seed(self.seed)
-        optimizer = torch.optim.Adam(self.net.parameters(), lr=o.lr, weight_decay=o.weight_decay)
-        best_state = copy.deepcopy(self.net.state_dict())
-        info = FitInfo()
-        for epoch in range(1, budget.epochs + 1):
+        optimizer = torch.optim.Adam(self.net.parameters(), lr=self.options.lr, weight_decay=self.options.weight_decay)
+        initial = copy.deepcopy(self.net.state_dict())
+
+        def train_epoch() -> dict[str, float]:
             self.net.train()
             order = torch.randperm(len(train), generator=generator).tolist()
-            losses = []
-            for start in range(0, len(order), o.batch_size):
-                x, y, mask = self._batch([train[i] for i in order[start: start + o.batch_size]])
-                losses.append(self.train_batch(x, y, mask, optimizer))
-            if selector.observe(epoch, self.predict(val)):
-                best_state = copy.deepcopy(self.net.state_dict())
-            row = {"epoch": epoch, "train_loss": float(np.mean(losses)), selector.history_key: selector.history[-1][1]}
-            info.history.append(row)
-            log.on_epoch(epoch, budget.epochs, row)
-            info.epochs_run = epoch
-            if selector.should_stop:
-                break
-        self.net.load_state_dict(best_state)
-        info.best_epoch = selector.best_epoch
+            size = self.options.batch_size
+            losses = [self.train_batch(*self._batch([train[i] for i in order[s: s + size]]), optimizer)
+                      for s in range(0, len(order), size)]
+            return {"train_loss": float(np.mean(losses))}
+
+        info, best = run_epochs(budget, selector, log, train_epoch, lambda: self.predict(val),
+                                lambda: copy.deepcopy(self.net.state_dict()))
+        self.net.load_state_dict(best if best is not None else initial)
         return info
 
     @torch.no_grad()

@@ -130,7 +130,8 @@ class _RichReporter:
         self.epochs = self.progress.add_task(label, total=None)
 
     def on_epoch(self, epoch: int, total: int, metrics) -> None:
-        shown = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k != "epoch")
+        shown = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items()
+                          if k in ("train_loss", "td_error") or k.startswith(("val_", "test_")))
         self.progress.update(self.epochs, completed=epoch, total=total, description=f"{self.label}  [{shown}]")
 
     def end_cell(self, outcome) -> None:

@@ -11,7 +11,7 @@ import dataclasses
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Mapping, Protocol, Sequence
+from typing import Any, Callable, ClassVar, Mapping, Protocol, Sequence
 
 from benchmark.episodes import Episode, Predictions, TaskData, TaskSpec
 from benchmark.selection import Selector
@@ -116,6 +116,31 @@ class FitInfo:
     best_epoch: int | None = None
     history: list[dict[str, float]] = field(default_factory=list)
     diagnostics: dict[str, Any] = field(default_factory=dict)
+
+
+def run_epochs(
+    budget: "TrainBudget",
+    selector: Selector,
+    log: "TrainingLog",
+    train_epoch: Callable[[], Mapping[str, float]],
+    predict_val: Callable[[], Mapping[str, Any]],
+    snapshot: Callable[[], Any],
+) -> tuple["FitInfo", Any]:
+    """The epoch loop every trained model shares: train, score validation, keep the best snapshot,
+    log, stop early. Returns the fit info and the snapshot of the selected epoch (None if none was)."""
+    info, best = FitInfo(), None
+    for epoch in range(1, budget.epochs + 1):
+        row = {"epoch": epoch, **train_epoch()}
+        if selector.observe(epoch, predict_val()):
+            best = snapshot()
+        row[selector.history_key] = selector.history[-1][1]
+        info.history.append(row)
+        log.on_epoch(epoch, budget.epochs, row)
+        info.epochs_run = epoch
+        if selector.should_stop:
+            break
+    info.best_epoch = selector.best_epoch
+    return info, best
 
 
 class TrainingLog(Protocol):

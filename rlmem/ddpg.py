@@ -56,6 +56,7 @@ class DDPG:
         self.critic_target = make_target(critic)
         self.actor_optimizer = torch.optim.Adam(actor.parameters(), lr=config.actor_lr)
         self.critic_optimizer = torch.optim.Adam(critic.parameters(), lr=config.critic_lr)
+        self.updates = 0
 
     def after_write(self, memory: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         return write(memory, self.layout.split(action))
@@ -97,5 +98,6 @@ class DDPG:
 
         polyak_update(self.critic.parameters(), self.critic_target.parameters(), self.config.tau)
         polyak_update(self.actor.parameters(), self.actor_target.parameters(), self.config.tau)
+        self.updates += 1
         return {"critic_loss": critic_loss.item(), "actor_loss": actor_loss.item(),
                 "td_error": td_error.abs().mean().item()}

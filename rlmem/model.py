@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from benchmark.episodes import Episode, FeatureScaler, select_modalities
-from benchmark.interfaces import FitInfo, Model, TrainBudget, TrainingLog
+from benchmark.interfaces import FitInfo, Model, TrainBudget, TrainingLog, run_epochs
 from benchmark.selection import Selector
 from rlmem.ddpg import DDPG, DDPGConfig
 from rlmem.memory import ActionLayout, write
@@ -170,9 +170,6 @@ class MemoryNetwork(Model):
         with torch.no_grad():
             self.memory_init.copy_(state["memory_init"])
 
-    def _select(self, epoch: int, val: Sequence[Episode], selector: Selector, best: dict | None) -> dict | None:
-        return self._state() if selector.observe(epoch, self.predict(val)) else best
-
     def _supervised_loss(self, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         per_segment = ((pred - target) ** 2).mean(-1)
         return (per_segment * mask).sum() / mask.sum().clamp(min=1)
@@ -187,8 +184,8 @@ class MemNetBPTTModel(MemoryNetwork):
         generator = torch.Generator().manual_seed(self.seed)
         params = [*self.net.parameters(), self.memory_init]
         optimizer = torch.optim.Adam(params, lr=o.lr)
-        best, info = None, FitInfo()
-        for epoch in range(1, budget.epochs + 1):
+
+        def train_epoch() -> dict[str, float]:
             self.net.train()
             order = torch.randperm(len(train), generator=generator).tolist()
             losses = []
@@ -207,16 +204,11 @@ class MemNetBPTTModel(MemoryNetwork):
                     nn.utils.clip_grad_norm_(params, o.grad_clip)
                 optimizer.step()
                 losses.append(loss.item())
-            best = self._select(epoch, val, selector, best)
-            row = {"epoch": epoch, "train_loss": float(np.mean(losses)), selector.history_key: selector.history[-1][1]}
-            info.history.append(row)
-            log.on_epoch(epoch, budget.epochs, row)
-            info.epochs_run = epoch
-            if selector.should_stop:
-                break
+            return {"train_loss": float(np.mean(losses))}
+
+        info, best = run_epochs(budget, selector, log, train_epoch, lambda: self.predict(val), self._state)
         if best is not None:
             self._load(best)
-        info.best_epoch = selector.best_epoch
         return info
 
 
@@ -252,31 +244,26 @@ class RLMemModel(MemoryNetwork):
         )
         supervised = [*self.net["encoder"].parameters(), *self.net["reader"].parameters(), self.memory_init]
         optimizer = torch.optim.Adam(supervised, lr=o.lr)
-        best, info = None, FitInfo()
         steps = 0
-        for epoch in range(1, budget.epochs + 1):
+
+        def train_epoch() -> dict[str, float]:
+            nonlocal steps
             self.net.train()
             stats = {"train_loss": [], "td_error": [], "critic_loss": [], "actor_loss": [], "saturation": []}
             order = torch.randperm(len(train), generator=order_gen).tolist()
             for start in range(0, len(order), o.batch_size):
                 seg = self.segments([train[i] for i in order[start: start + o.batch_size]])
                 steps = self._train_batch(seg, noise, replay, optimizer, supervised, stats, steps)
-            best = self._select(epoch, val, selector, best)
-            row = {"epoch": epoch, selector.history_key: selector.history[-1][1]}
-            row.update({key: float(np.mean(v)) for key, v in stats.items() if v})
-            info.history.append(row)
-            log.on_epoch(epoch, budget.epochs, {kk: row[kk] for kk in row if kk in ("train_loss", "td_error", selector.history_key)})
-            info.epochs_run = epoch
-            if selector.should_stop:
-                break
+            return {key: float(np.mean(v)) for key, v in stats.items() if v}
+
+        info, best = run_epochs(budget, selector, log, train_epoch, lambda: self.predict(val), self._state)
         if best is not None:
             self._load(best)
-        info.best_epoch = selector.best_epoch
         last = info.history[-1] if info.history else {}
         info.diagnostics = {
             "td_error": last.get("td_error"),
             "action_saturation": last.get("saturation"),
-            "ddpg_updates": steps // o.update_every if steps else 0,
+            "ddpg_updates": self.ddpg.updates,
             "replay_size": len(replay),
         }
         return info

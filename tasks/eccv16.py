@@ -20,7 +20,6 @@ split are named options, written into every record:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import re
@@ -33,7 +32,7 @@ import numpy as np
 from benchmark.episodes import Episode, Fold, TaskData, TaskSpec
 from benchmark.interfaces import Task, TaskDataError, TaskMetadata, TrainBudget
 from tasks import vsumm
-from tasks.generic import file_sha256
+from tasks.files import file_sha256, open_h5
 from tasks.splits import check_folds, folds_sha256, make_folds
 
 PROTOCOLS = ("reference", "dsnet", "pgl-sum")
@@ -97,19 +96,13 @@ class Eccv16Task(Task):
                             "(see README, 'Data')")
 
     def load(self) -> TaskData:
-        import h5py
-
         o = self.options
         if o.protocol not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {PROTOCOLS}, got {o.protocol!r}")
         if o.split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {o.split!r}")
         path = self.h5_path()
-        try:
-            h5 = h5py.File(path, "r")
-        except OSError as exc:
-            raise TaskDataError(f"{path}: not a readable HDF5 file ({exc})") from exc
-        with h5:
+        with open_h5(path) as h5:
             episodes = {key: _read_video(h5[key], key, path) for key in sorted(h5.keys(), key=_natural)}
         if not episodes:
             raise TaskDataError(f"{path}: no videos")

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 from benchmark.episodes import Episode, TaskData, TaskSpec
 from benchmark.interfaces import Task, TaskDataError, TaskMetadata, TrainBudget
 from tasks import regression_metrics
+from tasks.files import file_sha256, open_h5
 from tasks.splits import folds_from_json, folds_sha256, make_folds
 
 
@@ -28,14 +28,6 @@ class GenericOptions:
     val_fraction: float = 0.2
     split_seed: int = 0
     aggregation: str = "pooled"
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class GenericTask(Task):
@@ -63,13 +55,7 @@ class GenericTask(Task):
                 f"aggregation must be one of {regression_metrics.AGGREGATIONS}, got {self.options.aggregation!r}"
             )
         path = self._path()
-        try:
-            import h5py
-
-            h5 = h5py.File(path, "r")
-        except OSError as exc:
-            raise TaskDataError(f"{path}: not a readable HDF5 file ({exc})") from exc
-        with h5:
+        with open_h5(path) as h5:
             target_names = self._target_names(h5, path)
             episodes = {}
             modalities: dict[str, int] | None = None
