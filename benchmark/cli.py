@@ -246,6 +246,58 @@ def score_cmd(
     console.print(table)
 
 
+data_app = typer.Typer(help="Describe and check datasets (rlbench never downloads at run time).", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+
+def _check_data(task_name: str, data_root: Optional[Path]):
+    """Load a task's data and report what was found; returns (ok, summary lines, expected layout)."""
+    import inspect
+
+    from benchmark.interfaces import TaskDataError
+    from benchmark.runner import _task_class
+
+    cls = _task_class(task_name)
+    root = data_root if data_root is not None else default_data_root()
+    lines = [f"task: {task_name} (v{cls.metadata.version})", f"data: {cls.metadata.data}", f"data root: {root}"]
+    layout = inspect.getdoc(inspect.getmodule(cls)) or ""
+    try:
+        data = cls(cls.Options(), root).load()
+    except (TaskDataError, ValueError) as exc:
+        return False, lines + ["status: NOT USABLE", f"problem: {exc}"], layout
+    n_steps = sum(e.length for e in data.episodes.values())
+    lines += [
+        "status: OK",
+        f"sequences: {len(data.episodes)}, steps: {n_steps}, folds: {len(data.folds)}",
+        f"modalities: {', '.join(f'{m} ({d})' for m, d in data.spec.modalities)}; targets: {', '.join(data.spec.target_names)}",
+        *[f"sha256 {name}: {digest}" for name, digest in data.data_sha256.items()],
+        f"split sha256: {data.split_sha256}",
+    ]
+    if data.info:
+        lines.append(f"notes: {data.info}")
+    return True, lines, layout
+
+
+@data_app.command("info")
+@clean_errors
+def data_info_cmd(task: str = typer.Argument(..., help="task name"),
+                  data_root: Optional[Path] = typer.Option(None, "--data-root", help="[env RLBENCH_DATA, else ~/.cache/rlbench]")):
+    """What a task needs, where it looks, and what it finds there."""
+    _, lines, layout = _check_data(task, data_root)
+    typer.echo("\n".join([*lines, "", "expected layout:", layout]))
+
+
+@data_app.command("verify")
+@clean_errors
+def data_verify_cmd(task: str = typer.Argument(..., help="task name"),
+                    data_root: Optional[Path] = typer.Option(None, "--data-root", help="[env RLBENCH_DATA, else ~/.cache/rlbench]")):
+    """Load and check every file of a task's local copy; exit status 1 if it is not usable."""
+    ok, lines, _ = _check_data(task, data_root)
+    typer.echo("\n".join(lines))
+    if not ok:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     app()
 

@@ -138,3 +138,16 @@ def test_score_command(tmp_path):
     path.write_text("[1, 2]")
     r = runner.invoke(app, ["score", "--task", "tvsum-clips", "--data-root", str(tmp_path), "--predictions", str(path)])
     assert r.exit_code == 2 and "expected a JSON object" in r.output
+
+
+def test_data_info_and_verify(tmp_path):
+    runner = CliRunner()
+    r = runner.invoke(app, ["data", "verify", "tvsum-clips", "--data-root", str(tmp_path)])
+    assert r.exit_code == 1 and "status: NOT USABLE" in r.output and "no tvsum_anno.json" in r.output
+    r = runner.invoke(app, ["data", "info", "tvsum-clips", "--data-root", str(tmp_path)])
+    assert r.exit_code == 0 and "expected layout:" in r.output and "video_features/<ytid>_rgb.npy" in r.output
+    write_fixture(tmp_path / "tvsum")
+    r = runner.invoke(app, ["data", "verify", "tvsum-clips", "--data-root", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    assert "status: OK" in r.output and "sequences: 8" in r.output and "sha256 tvsum_anno.json:" in r.output
+    assert "'audio_rows_trimmed': {'v1': 1}" in r.output
