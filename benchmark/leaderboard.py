@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -49,7 +50,7 @@ def build_boards(records: Iterable[dict[str, Any]], split: str = "test", tasks: 
     groups: dict[tuple, dict[tuple, list[dict]]] = defaultdict(lambda: defaultdict(list))
     failed: dict[tuple, list[str]] = defaultdict(list)
     task_meta: dict[tuple, dict] = {}
-    for rec in records:
+    for rec in _latest_per_cell(records):
         t = rec["task"]
         if tasks and t["name"] not in tasks:
             continue
@@ -85,6 +86,22 @@ def build_boards(records: Iterable[dict[str, Any]], split: str = "test", tasks: 
         board.rows.sort(key=lambda r: (sign * r.stats[main][0], r.model))
         boards.append(board)
     return boards
+
+
+def _latest_per_cell(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One record per (task, model label, seed, fold, split of folds): when a cell was run again under a
+    changed config (a new rlbench version, say), the newest record stands and the older one is ignored,
+    so no cell is counted twice."""
+    latest: dict[tuple, dict] = {}
+    for rec in records:
+        t, m = rec["task"], rec["model"]
+        key = (t["name"], t["version"], json.dumps(t.get("overrides") or {}, sort_keys=True), m["name"],
+               json.dumps(m.get("overrides") or {}, sort_keys=True), bool((rec.get("selection") or {}).get("leaky")),
+               rec["seed"], t["fold"], t.get("split_sha256"))
+        started = (rec.get("provenance") or {}).get("started_at") or ""
+        if key not in latest or started >= ((latest[key].get("provenance") or {}).get("started_at") or ""):
+            latest[key] = rec
+    return list(latest.values())
 
 
 def _mean_std(values: list[float]) -> tuple[float, float | None]:

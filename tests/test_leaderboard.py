@@ -65,3 +65,14 @@ def test_task_filter_and_split():
     assert boards == []
     (board, _) = build_boards(fixture_records(), split="val")
     assert {r.model: r for r in board.rows}["oracle"].stats["mse"][0] == pytest.approx(0.0125)
+
+
+def test_a_cell_run_again_is_counted_once_newest_first():
+    old = record("mlp", 0, 0, 0.5, 0.1)
+    old["provenance"] = {"started_at": "2026-01-01T00:00:00+00:00"}
+    new = record("mlp", 0, 0, 0.2, 0.3)
+    new["provenance"] = {"started_at": "2026-02-01T00:00:00+00:00"}
+    for order in ([old, new], [new, old]):
+        (board,) = build_boards(order)
+        (row,) = board.rows
+        assert row.n_seeds == 1 and row.n_folds == 1 and row.stats["mse"][0] == pytest.approx(0.2)
