@@ -35,6 +35,10 @@ TASKS: dict[str, tuple[str, str]] = {
         "tasks.synthetic:SynthSummary",
         "synthetic video summarization; importance depends on a theme introduced long before",
     ),
+    "liris-accede": (
+        "tasks.liris_accede:LirisAccede",
+        "LIRIS-ACCEDE continuous: 30 movies, per-second induced valence/arousal (--data-root DIR, your features)",
+    ),
     "tvsum": ("tasks.eccv16:TVSum", "TVSum from the eccv16 h5; keyshot F-score, mean over annotators (--data-root DIR)"),
     "summe": ("tasks.eccv16:SumMe", "SumMe from the eccv16 h5; keyshot F-score, max over annotators (--data-root DIR)"),
     "tvsum-clips": (

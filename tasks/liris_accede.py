@@ -1,0 +1,194 @@
+"""``liris-accede``: the continuous part of LIRIS-ACCEDE (30 full movies, per-second induced V/A).
+
+    <root>/continuous-annotations/<Movie>_Valence.txt   tab-separated "Time Mean Std", one row per second
+    <root>/continuous-annotations/<Movie>_Arousal.txt   values in [-1, 1]
+    <root>/features/<Movie>/<modality>.npy              [seconds, d]: row t describes second t
+    <root>/features/<Movie>/<modality>.npz              or per segment: "features" [S, d] and
+                                                        "start" [S] (first second of each segment)
+
+``--data-root`` may name that folder or a folder holding it as ``liris_accede/``. The features are
+the user's (LIRIS-ACCEDE ships none per second); the paper's five modalities are audio, music, scene,
+pose and face, and any other names work the same way. Valence and arousal files of a movie can differ
+in length (by up to 7 rows in the release): they are aligned on ``Time`` and the dropped seconds are
+recorded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from benchmark.episodes import Episode, TaskData, TaskSpec
+from benchmark.interfaces import Task, TaskDataError, TaskMetadata, TrainBudget
+from tasks import regression_metrics
+from tasks.splits import folds_sha256, make_folds
+
+PAPER_MODALITIES = ("audio", "music", "scene", "pose", "face")
+
+
+@dataclass
+class LirisOptions:
+    features: str = "all"  # modalities to load: "all" found (the same set for every movie), or a comma list
+    n_folds: int = 5  # movie-level folds: a movie is never split across parts
+    val_fraction: float = 0.2
+    split_seed: int = 0
+    aggregation: str = "pooled"
+
+
+def read_annotation(path: Path) -> dict[int, float]:
+    """{second: mean rating} from a ``Time Mean Std`` file, or an error naming the file and the line."""
+    if not path.is_file():
+        raise TaskDataError(f"{path}: missing")
+    lines = path.read_text().splitlines()
+    if not lines or lines[0].split()[:2] != ["Time", "Mean"]:
+        raise TaskDataError(f"{path}: expected a header 'Time Mean Std'")
+    out = {}
+    for n, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        parts = line.split()
+        try:
+            t, v = int(float(parts[0])), float(parts[1])
+        except (IndexError, ValueError):
+            raise TaskDataError(f"{path}:{n}: expected 'Time Mean Std', got {line!r}") from None
+        if not np.isfinite(v):
+            raise TaskDataError(f"{path}:{n}: rating is NaN or inf")
+        out[t] = v
+    if not out:
+        raise TaskDataError(f"{path}: no ratings")
+    return out
+
+
+def read_movie_annotations(folder: Path, movie: str) -> tuple[np.ndarray, np.ndarray, int]:
+    """Valence and arousal aligned on Time: (seconds [T], targets [T, 2], seconds dropped)."""
+    val = read_annotation(folder / f"{movie}_Valence.txt")
+    aro = read_annotation(folder / f"{movie}_Arousal.txt")
+    common = sorted(set(val) & set(aro))
+    if not common:
+        raise TaskDataError(f"{folder}: {movie}: valence and arousal share no second")
+    dropped = len(set(val) ^ set(aro))
+    targets = np.array([[val[t], aro[t]] for t in common])
+    return np.array(common), targets, dropped
+
+
+def list_movies(folder: Path) -> list[str]:
+    if not folder.is_dir():
+        raise TaskDataError(f"{folder}: missing (expected the continuous-annotations folder)")
+    movies = sorted(p.name[: -len("_Valence.txt")] for p in folder.glob("*_Valence.txt"))
+    if not movies:
+        raise TaskDataError(f"{folder}: no <Movie>_Valence.txt files")
+    return movies
+
+
+def read_modality(path: Path, seconds: np.ndarray, movie: str, modality: str) -> np.ndarray:
+    """Per-second rows for the annotated ``seconds`` from a per-second .npy or a per-segment .npz."""
+    where = f"{path} (movie {movie!r}, modality {modality!r})"
+    if path.suffix == ".npz":
+        with np.load(path) as z:
+            if "features" not in z or "start" not in z:
+                raise TaskDataError(f"{where}: a per-segment file needs arrays 'features' and 'start'")
+            feats, start = np.asarray(z["features"], dtype=np.float64), np.asarray(z["start"], dtype=np.float64)
+        if feats.ndim != 2 or start.shape != (feats.shape[0],) or np.any(np.diff(start) < 0):
+            raise TaskDataError(f"{where}: 'features' must be [S, d] and 'start' [S] non-decreasing")
+        if start[0] > seconds[0]:
+            raise TaskDataError(f"{where}: segments start at second {start[0]:g}, after the first annotated second {seconds[0]}")
+        x = feats[np.searchsorted(start, seconds, side="right") - 1]
+    else:
+        x = np.load(path).astype(np.float64)
+        if x.ndim != 2:
+            raise TaskDataError(f"{where}: shape {x.shape}, expected [seconds, d]")
+        if x.shape[0] <= seconds[-1]:
+            raise TaskDataError(f"{where}: {x.shape[0]} rows do not cover the annotated seconds 0..{seconds[-1]}")
+        x = x[seconds]
+    if not np.all(np.isfinite(x)):
+        raise TaskDataError(f"{where}: contains NaN or inf")
+    return x.astype(np.float32)
+
+
+class LirisAccede(Task):
+    metadata = TaskMetadata(
+        name="liris-accede",
+        version="1.0",
+        kind="affect_regression",
+        description="LIRIS-ACCEDE continuous: 30 movies, per-second induced valence/arousal in [-1, 1]",
+        main_score="mse",
+        higher_is_better=regression_metrics.HIGHER_IS_BETTER,
+        leaderboard_metrics=("mse", "mse/valence", "pearson/valence", "mse/arousal", "pearson/arousal", "ccc"),
+        protocol={
+            "metrics": "MSE and Pearson r per dimension (as MediaEval reports them), plus CCC",
+            "aggregation": "pooled",
+            "alignment": "valence and arousal aligned on Time; seconds in only one file are dropped",
+            "splits": "movie-level disjoint folds (a movie is never split across parts)",
+            "selection": "val.mse",
+        },
+        citation="Baveye et al., Deep Learning vs. Kernel Methods: Performance for Emotion Prediction in Videos, ACII 2015",
+        data="LIRIS-ACCEDE continuous annotations (license-gated) + your per-second features; see README, 'Data'",
+    )
+    Options = LirisOptions
+    default_budget = TrainBudget(epochs=40, patience=8)
+
+    def protocol(self) -> dict:
+        return {**self.metadata.protocol, "aggregation": self.options.aggregation}
+
+    def root(self) -> Path:
+        if self.data_root is None:
+            raise TaskDataError("task 'liris-accede' needs --data-root DIR (see README, 'Data')")
+        base = Path(self.data_root).expanduser()
+        for candidate in (base, base / "liris_accede"):
+            if (candidate / "continuous-annotations").is_dir():
+                return candidate
+        raise TaskDataError(
+            f"{base}: no continuous-annotations/ there or in {base / 'liris_accede'}. LIRIS-ACCEDE needs a signed "
+            "license agreement: request it at https://liris-accede.ec-lyon.fr, then unpack "
+            "LIRIS-ACCEDE-continuous-annotations.zip there and add features/<Movie>/<modality>.npy"
+        )
+
+    def load(self) -> TaskData:
+        o = self.options
+        if o.aggregation not in regression_metrics.AGGREGATIONS:
+            raise ValueError(f"aggregation must be one of {regression_metrics.AGGREGATIONS}, got {o.aggregation!r}")
+        root = self.root()
+        ann_dir = root / "continuous-annotations"
+        movies = list_movies(ann_dir)
+        digest = hashlib.sha256()
+        episodes, dropped, modalities = {}, {}, None
+        for movie in movies:
+            seconds, targets, n_dropped = read_movie_annotations(ann_dir, movie)
+            if n_dropped:
+                dropped[movie] = n_dropped
+            feat_dir = root / "features" / movie
+            found = {p.stem: p for p in sorted(feat_dir.glob("*.np[yz]"))} if feat_dir.is_dir() else {}
+            wanted = sorted(found) if o.features.strip() == "all" else [m.strip() for m in o.features.split(",")]
+            if modalities is None:
+                if not wanted:
+                    raise TaskDataError(f"{feat_dir}: no features for movie {movie!r} (expected <modality>.npy files; "
+                                        f"the paper's modalities are {', '.join(PAPER_MODALITIES)})")
+                modalities = wanted
+            missing = [m for m in modalities if m not in found]
+            if missing:
+                raise TaskDataError(f"{feat_dir}: movie {movie!r} has no features for modality {missing[0]!r} "
+                                    f"(every movie needs {', '.join(modalities)})")
+            features = {m: read_modality(found[m], seconds, movie, m) for m in modalities}
+            for m in modalities:
+                digest.update(hashlib.sha256(found[m].read_bytes()).digest())
+            for side in ("Valence", "Arousal"):
+                digest.update(hashlib.sha256((ann_dir / f"{movie}_{side}.txt").read_bytes()).digest())
+            episodes[movie] = Episode(movie, features, targets.astype(np.float32), {"seconds": seconds})
+        dims = {m: episodes[movies[0]].features[m].shape[1] for m in modalities}
+        for movie, ep in episodes.items():
+            for m in modalities:
+                if ep.features[m].shape[1] != dims[m]:
+                    raise TaskDataError(f"{root / 'features' / movie}: modality {m!r} has width "
+                                        f"{ep.features[m].shape[1]}, but {movies[0]!r} has {dims[m]}")
+        folds = make_folds(movies, o.n_folds, o.val_fraction, o.split_seed)
+        spec = TaskSpec(tuple(dims.items()), ("valence", "arousal"), self.metadata.kind)
+        return TaskData(episodes, folds, spec, {"annotations+features": digest.hexdigest()}, folds_sha256(folds),
+                        info={"seconds_dropped_in_alignment": dropped})
+
+    def evaluate(self, predictions, episodes: Sequence[Episode]) -> dict[str, float]:
+        return regression_metrics.regression_scores(predictions, episodes, ("valence", "arousal"),
+                                                    self.options.aggregation)
