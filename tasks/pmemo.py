@@ -1,0 +1,156 @@
+"""``pmemo``: PMEmo2019 dynamic music emotion (2 Hz valence and arousal in [0, 1]).
+
+    <root>/annotations/dynamic_annotations.csv   musicId, frameTime, Arousal(mean), Valence(mean)
+    <root>/features/dynamic_features.csv         musicId, frameTime, then the feature columns (openSMILE)
+
+``--data-root`` may name that folder or a folder holding it as ``pmemo/``. Annotations and features are
+joined on (musicId, frameTime); annotated frames without features are dropped and counted. The first
+15 s of each song carry no annotation in the release, so the sequences start at 15.5 s.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from benchmark.episodes import Episode, TaskData, TaskSpec
+from benchmark.interfaces import Task, TaskDataError, TaskMetadata, TrainBudget
+from tasks import regression_metrics
+from tasks.files import file_sha256
+from tasks.splits import folds_sha256, make_folds
+
+ANNOTATION_COLUMNS = ("musicId", "frameTime", "Arousal(mean)", "Valence(mean)")
+
+
+@dataclass
+class PMEmoOptions:
+    n_folds: int = 5  # song-level folds: no song in two parts
+    val_fraction: float = 0.2
+    split_seed: int = 0
+
+
+def _rows(path: Path, required: Sequence[str]) -> tuple[list[str], list[list[str]]]:
+    if not path.is_file():
+        raise TaskDataError(f"{path}: missing")
+    with open(path, newline="") as f:
+        reader = csv.reader(f)
+        header = [h.strip() for h in next(reader, [])]
+        missing = [c for c in required if c not in header]
+        if missing:
+            raise TaskDataError(f"{path}: missing column(s) {', '.join(missing)} (header: {', '.join(header[:6])}...)")
+        return header, [row for row in reader if row]
+
+
+def _key(song: str, time: str, path: Path, line: int) -> tuple[str, float]:
+    try:
+        return str(int(float(song))), round(float(time) * 2) / 2
+    except ValueError:
+        raise TaskDataError(f"{path}:{line}: musicId and frameTime must be numbers, got {song!r}, {time!r}") from None
+
+
+def read_annotations(path: Path) -> dict[str, dict[float, tuple[float, float]]]:
+    header, rows = _rows(path, ANNOTATION_COLUMNS)
+    col = {c: header.index(c) for c in ANNOTATION_COLUMNS}
+    songs: dict[str, dict[float, tuple[float, float]]] = defaultdict(dict)
+    for n, row in enumerate(rows, start=2):
+        song, t = _key(row[col["musicId"]], row[col["frameTime"]], path, n)
+        try:
+            v, a = float(row[col["Valence(mean)"]]), float(row[col["Arousal(mean)"]])
+        except (ValueError, IndexError):
+            raise TaskDataError(f"{path}:{n}: valence/arousal must be numbers") from None
+        if not (np.isfinite(v) and np.isfinite(a)):
+            raise TaskDataError(f"{path}:{n}: song {song}: NaN or inf rating")
+        songs[song][t] = (v, a)
+    if not songs:
+        raise TaskDataError(f"{path}: no annotations")
+    return songs
+
+
+def read_features(path: Path) -> tuple[list[str], dict[str, dict[float, np.ndarray]]]:
+    header, rows = _rows(path, ("musicId", "frameTime"))
+    i_song, i_time = header.index("musicId"), header.index("frameTime")
+    cols = [i for i in range(len(header)) if i not in (i_song, i_time)]
+    if not cols:
+        raise TaskDataError(f"{path}: no feature columns besides musicId and frameTime")
+    songs: dict[str, dict[float, np.ndarray]] = defaultdict(dict)
+    for n, row in enumerate(rows, start=2):
+        if len(row) != len(header):
+            raise TaskDataError(f"{path}:{n}: {len(row)} fields, the header has {len(header)}")
+        song, t = _key(row[i_song], row[i_time], path, n)
+        try:
+            x = np.array([float(row[i]) for i in cols])
+        except ValueError:
+            raise TaskDataError(f"{path}:{n}: song {song}: a feature value is not a number") from None
+        if not np.all(np.isfinite(x)):
+            raise TaskDataError(f"{path}:{n}: song {song}: NaN or inf feature")
+        songs[song][t] = x
+    return [header[i] for i in cols], songs
+
+
+class PMEmo(Task):
+    metadata = TaskMetadata(
+        name="pmemo",
+        version="1.0",
+        kind="affect_regression",
+        description="PMEmo2019 dynamic: 2 Hz valence/arousal in [0, 1] of song choruses, openSMILE features",
+        main_score="rmse",
+        higher_is_better={**regression_metrics.HIGHER_IS_BETTER, "rmse_per_song": False},
+        leaderboard_metrics=("rmse", "rmse_per_song", "rmse/valence", "rmse/arousal", "pearson/valence", "pearson/arousal"),
+        protocol={
+            "metrics": "RMSE across segments (pooled, main) and across songs (mean of per-song RMSE), Pearson r, "
+                       "as the official PMEmo dynamic baseline (dynamic_MER.ipynb) reports RMSE both ways",
+            "splits": "song-level disjoint folds (the official notebook holds out 10 % of songs)",
+            "selection": "val.rmse",
+        },
+        citation="Zhang et al., The PMEmo Dataset for Music Emotion Recognition, ICMR 2018",
+        data="PMEmo2019 annotations/ and features/ CSVs (README, 'Data')",
+    )
+    Options = PMEmoOptions
+    default_budget = TrainBudget(epochs=40, patience=8)
+
+    def root(self) -> Path:
+        if self.data_root is None:
+            raise TaskDataError("task 'pmemo' needs --data-root DIR (see README, 'Data')")
+        base = Path(self.data_root).expanduser()
+        for candidate in (base, base / "pmemo"):
+            if (candidate / "annotations" / "dynamic_annotations.csv").is_file():
+                return candidate
+        raise TaskDataError(f"{base}: no annotations/dynamic_annotations.csv there or in {base / 'pmemo'} "
+                            "(PMEmo2019 from the Google Drive links in the HuiZhangDB/PMEmo README)")
+
+    def load(self) -> TaskData:
+        root = self.root()
+        ann_path, feat_path = root / "annotations" / "dynamic_annotations.csv", root / "features" / "dynamic_features.csv"
+        annotations = read_annotations(ann_path)
+        names, features = read_features(feat_path)
+        episodes, dropped = {}, {}
+        for song in sorted(annotations, key=int):
+            if song not in features:
+                raise TaskDataError(f"{feat_path}: no features for song {song} (annotated in {ann_path.name})")
+            times = sorted(t for t in annotations[song] if t in features[song])
+            if not times:
+                raise TaskDataError(f"{feat_path}: song {song}: no feature frame matches an annotated frameTime")
+            if len(times) < len(annotations[song]):
+                dropped[song] = len(annotations[song]) - len(times)
+            x = np.stack([features[song][t] for t in times]).astype(np.float32)
+            y = np.array([annotations[song][t] for t in times], dtype=np.float32)
+            episodes[song] = Episode(song, {"audio": x}, y, {"frame_time": np.array(times)})
+        folds = make_folds(list(episodes), self.options.n_folds, self.options.val_fraction, self.options.split_seed)
+        spec = TaskSpec((("audio", len(names)),), ("valence", "arousal"), self.metadata.kind)
+        return TaskData(episodes, folds, spec,
+                        {"dynamic_annotations.csv": file_sha256(ann_path), "dynamic_features.csv": file_sha256(feat_path)},
+                        folds_sha256(folds), info={"annotated_frames_without_features": dropped})
+
+    def evaluate(self, predictions, episodes: Sequence[Episode]) -> dict[str, float]:
+        targets = ("valence", "arousal")
+        scores = regression_metrics.regression_scores(predictions, episodes, targets, "pooled")
+        per_song = regression_metrics.regression_scores(predictions, episodes, targets, "per_sequence")
+        scores["rmse_per_song"] = per_song["rmse"]
+        for t in targets:
+            scores[f"rmse_per_song/{t}"] = per_song[f"rmse/{t}"]
+        return scores
