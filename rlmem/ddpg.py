@@ -1,4 +1,4 @@
-"""DDPG for the memory write policy, with a post-state (after-write) value function.
+"""DDPG for the memory write policy, with a post-state (after-write) value function (TD3's fixes as flags).
 
 A transition is (x_t, M_{t-1}, a_t, y_t, x_{t+1}, done). The write is deterministic and known, so the
 critic values the state after the write, z_t = (x_t, M_t = write(M_{t-1}, a_t)), and
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 import torch
 from torch import nn
@@ -33,6 +33,10 @@ class DDPGConfig:
     actor_lr: float = 1e-4
     critic_lr: float = 1e-3
     grad_clip: float = 1.0
+    # TD3's three fixes, off by default (then this is plain DDPG, as in stable-baselines3):
+    policy_delay: int = 1  # actor and target updates once every `policy_delay` critic updates
+    target_noise: float = 0.0  # std of the smoothing noise on the target actor's action
+    target_noise_clip: float = 0.5
 
 
 @contextlib.contextmanager
@@ -48,14 +52,20 @@ def frozen(module: nn.Module) -> Iterator[None]:
 
 
 class DDPG:
-    def __init__(self, actor: nn.Module, critic: nn.Module, layout: ActionLayout, config: DDPGConfig):
+    def __init__(self, actor: nn.Module, critics: Sequence[nn.Module], layout: ActionLayout, config: DDPGConfig,
+                 generator: torch.Generator | None = None):
         if not 0.0 <= config.gamma < 1.0:
             raise ValueError(f"gamma must be in [0, 1), got {config.gamma}")
-        self.actor, self.critic, self.layout, self.config = actor, critic, layout, config
+        if config.policy_delay < 1 or config.target_noise < 0:
+            raise ValueError("policy_delay must be >= 1 and target_noise >= 0")
+        critics = list(critics)
+        self.actor, self.critic, self.critics, self.layout, self.config = actor, critics[0], critics, layout, config
         self.actor_target = make_target(actor)
-        self.critic_target = make_target(critic)
+        self.critic_targets = [make_target(c) for c in critics]
+        self.critic_target = self.critic_targets[0]
         self.actor_optimizer = torch.optim.Adam(actor.parameters(), lr=config.actor_lr)
-        self.critic_optimizer = torch.optim.Adam(critic.parameters(), lr=config.critic_lr)
+        self.critic_optimizer = torch.optim.Adam([p for c in critics for p in c.parameters()], lr=config.critic_lr)
+        self.generator = generator if generator is not None else torch.Generator().manual_seed(0)
         self.updates = 0
 
     def after_write(self, memory: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
@@ -63,15 +73,20 @@ class DDPG:
 
     def critic_loss(self, batch: dict[str, torch.Tensor], reward_fn: RewardFn) -> tuple[torch.Tensor, torch.Tensor]:
         """MSE between V(z_t) and its one-step TD target; returns (loss, TD errors)."""
+        c = self.config
         with torch.no_grad():
             post = self.after_write(batch["memory"], batch["action"])
             reward = reward_fn(batch["x"], post, batch["target"])
             next_action = self.actor_target(batch["x_next"], post)
-            next_value = self.critic_target(batch["x_next"], self.after_write(post, next_action))
-            td_target = reward + self.config.gamma * (1.0 - batch["done"]) * next_value
-        value = self.critic(batch["x"], post)
-        td_error = td_target - value
-        return (td_error**2).mean(), td_error.detach()
+            if c.target_noise > 0:
+                noise = c.target_noise * torch.randn(next_action.shape, generator=self.generator)
+                next_action = self.layout.project(next_action + noise.clamp(-c.target_noise_clip, c.target_noise_clip))
+            next_post = self.after_write(post, next_action)
+            next_value = torch.stack([t(batch["x_next"], next_post) for t in self.critic_targets]).min(0).values
+            td_target = reward + c.gamma * (1.0 - batch["done"]) * next_value
+        errors = [td_target - critic(batch["x"], post) for critic in self.critics]
+        loss = sum((e**2).mean() for e in errors)
+        return loss, errors[0].detach()
 
     def actor_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         action = self.actor(batch["x"], batch["memory"])
@@ -80,14 +95,19 @@ class DDPG:
         return -value.mean()
 
     def update(self, batch: dict[str, torch.Tensor], reward_fn: RewardFn) -> dict[str, float]:
-        """One critic step, one actor step, then soft updates of both targets."""
+        """One critic step; every `policy_delay`-th call also one actor step and the soft updates."""
         clip = self.config.grad_clip
         critic_loss, td_error = self.critic_loss(batch, reward_fn)
         self.critic_optimizer.zero_grad()
         critic_loss.backward()
         if clip > 0:
-            nn.utils.clip_grad_norm_(self.critic.parameters(), clip)
+            for critic in self.critics:
+                nn.utils.clip_grad_norm_(critic.parameters(), clip)
         self.critic_optimizer.step()
+        self.updates += 1
+        out = {"critic_loss": critic_loss.item(), "td_error": td_error.abs().mean().item()}
+        if self.updates % self.config.policy_delay:
+            return out
 
         actor_loss = self.actor_loss(batch)
         self.actor_optimizer.zero_grad()
@@ -96,8 +116,7 @@ class DDPG:
             nn.utils.clip_grad_norm_(self.actor.parameters(), clip)
         self.actor_optimizer.step()
 
-        polyak_update(self.critic.parameters(), self.critic_target.parameters(), self.config.tau)
+        for critic, target in zip(self.critics, self.critic_targets):
+            polyak_update(critic.parameters(), target.parameters(), self.config.tau)
         polyak_update(self.actor.parameters(), self.actor_target.parameters(), self.config.tau)
-        self.updates += 1
-        return {"critic_loss": critic_loss.item(), "actor_loss": actor_loss.item(),
-                "td_error": td_error.abs().mean().item()}
+        return {**out, "actor_loss": actor_loss.item()}

@@ -60,6 +60,10 @@ class RLMemOptions(MemoryNetOptions):
     update_every: int = 8  # lockstep steps between DDPG updates
     warmup: int = 2_000  # transitions stored before the first DDPG update
     chunk: int = 64  # segments per supervised update of encoder and reader
+    # TD3's fixes (off = the paper's DDPG): twin critics with min, delayed actor, target smoothing
+    n_critics: int = 1
+    policy_delay: int = 1
+    target_noise: float = 0.0
 
 
 @dataclass
@@ -221,9 +225,16 @@ class RLMemModel(MemoryNetwork):
         for name in ("buffer_size", "rl_batch_size", "update_every", "chunk"):
             if getattr(options, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(options, name)}")
-        self.net["critic"] = PostStateCritic(options.hidden, options.slots, options.width, options.hidden)
-        self.ddpg = DDPG(self.net["actor"], self.net["critic"], self.layout, DDPGConfig(
-            options.gamma, options.tau, options.actor_lr, options.critic_lr, options.grad_clip))
+        if options.n_critics not in (1, 2):
+            raise ValueError(f"n_critics must be 1 or 2, got {options.n_critics}")
+        critics = []
+        for i in range(options.n_critics):
+            name = "critic" if i == 0 else f"critic{i + 1}"
+            self.net[name] = PostStateCritic(options.hidden, options.slots, options.width, options.hidden)
+            critics.append(self.net[name])
+        self.ddpg = DDPG(self.net["actor"], critics, self.layout, DDPGConfig(
+            options.gamma, options.tau, options.actor_lr, options.critic_lr, options.grad_clip,
+            options.policy_delay, options.target_noise), generator=torch.Generator().manual_seed(seed + 3))
 
     @torch.no_grad()
     def reward(self, x: torch.Tensor, memory_after: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -298,8 +309,8 @@ class RLMemModel(MemoryNetwork):
                     if len(replay) >= max(o.warmup, o.rl_batch_size) and steps % o.update_every == 0:
                         with torch.enable_grad():
                             out = self.ddpg.update(replay.sample(o.rl_batch_size), self.reward)
-                        for key in ("td_error", "critic_loss", "actor_loss"):
-                            stats[key].append(out[key])
+                        for key, value in out.items():
+                            stats[key].append(value)
             post = torch.stack(posts, 1)
             if first_action is not None:  # the learnable initial memory gets its one-step gradient here
                 post = torch.cat([write(self.initial_memory(batch), self.layout.split(first_action)).unsqueeze(1),

@@ -67,7 +67,7 @@ def make_ddpg(tau=0.01):
     torch.manual_seed(0)
     layout = ActionLayout(4, 3)
     actor, critic = Actor(5, layout, 16, 3.0), PostStateCritic(5, 4, 3, 16)
-    return DDPG(actor, critic, layout, DDPGConfig(gamma=0.9, tau=tau)), layout
+    return DDPG(actor, [critic], layout, DDPGConfig(gamma=0.9, tau=tau)), layout
 
 
 def batch(layout, n=8):
@@ -247,3 +247,23 @@ def test_memory_trace_on_request(tmp_path):
     trace = rec["diagnostics"]["memory_trace"]
     assert np.array(trace["read_weights"]).shape == (30, 10) and np.array(trace["slot_mean"]).shape == (30, 10)
     assert rec["diagnostics"]["td_error"] is not None
+
+
+def test_td3_flags_twin_min_and_policy_delay():
+    torch.manual_seed(0)
+    layout = ActionLayout(4, 3)
+    actor = Actor(5, layout, 16, 3.0)
+    critics = [PostStateCritic(5, 4, 3, 16), PostStateCritic(5, 4, 3, 16)]
+    ddpg = DDPG(actor, critics, layout, DDPGConfig(gamma=0.9, policy_delay=2))
+    b = batch(layout, n=6)
+    _, td = ddpg.critic_loss(b, reward)
+    with torch.no_grad():
+        post = write(b["memory"], layout.split(b["action"]))
+        nxt = write(post, layout.split(ddpg.actor_target(b["x_next"], post)))
+        v_next = torch.minimum(ddpg.critic_targets[0](b["x_next"], nxt), ddpg.critic_targets[1](b["x_next"], nxt))
+        assert torch.allclose(td, reward(None, post, None) + 0.9 * v_next - critics[0](b["x"], post), atol=1e-6)
+    before = [p.clone() for p in actor.parameters()]
+    out = ddpg.update(b, reward)  # first critic update: the actor waits
+    assert "actor_loss" not in out and all(torch.equal(a, p) for a, p in zip(before, actor.parameters()))
+    out = ddpg.update(b, reward)
+    assert "actor_loss" in out and not all(torch.equal(a, p) for a, p in zip(before, actor.parameters()))
