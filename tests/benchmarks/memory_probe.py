@@ -1,7 +1,9 @@
-"""Run in a fresh process: one short training run of a model on B sequences of T steps, and print the
-process's resident memory before training and its peak during training (MiB), as JSON.
+"""Run in a fresh process: one short training run (one epoch) of a model on B sequences of T steps, and
+print the process's resident memory before training, its peak during training (MiB) and the epoch's
+seconds, as JSON. With a third argument (GiB), the address space is capped and running out of memory is
+reported instead of swapping the machine.
 
-    python -m tests.benchmarks.memory_probe MODEL T
+    python -m tests.benchmarks.memory_probe MODEL T [CAP_GIB]
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import json
 import resource
 import sys
+import time
 
 import numpy as np
 
@@ -42,11 +45,21 @@ def main(model_name: str, steps: int, batch: int = 8) -> dict:
     model = cls(options, spec, seed=0)
     selector = Selector(lambda p: {"mse": 0.0}, "mse", False, patience=1)
     before = rss_mib()
-    model.fit(train, val, TrainBudget(epochs=1, patience=1), selector, NullLog())
+    start = time.perf_counter()
+    try:
+        model.fit(train, val, TrainBudget(epochs=1, patience=1), selector, NullLog())
+    except (MemoryError, RuntimeError) as exc:  # torch reports a failed allocation as RuntimeError
+        if "memory" not in str(exc).lower() and not isinstance(exc, MemoryError):
+            raise
+        return {"model": model_name, "steps": steps, "batch": batch, "out_of_memory": True}
+    seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"model": model_name, "steps": steps, "batch": batch, "rss_before_mib": before, "peak_mib": peak,
-            "growth_mib": peak - before}
+            "growth_mib": peak - before, "epoch_s": seconds}
 
 
 if __name__ == "__main__":
+    if len(sys.argv) > 3:
+        cap = int(float(sys.argv[3]) * 2**30)
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     print(json.dumps(main(sys.argv[1], int(sys.argv[2]))))
