@@ -6,7 +6,6 @@ fails in a second. Once cells run, a failing cell is recorded as failed and the 
 
 from __future__ import annotations
 
-import dataclasses
 import resource
 import sys
 import time
@@ -311,8 +310,3 @@ def run_cell(pair: _Pair, seed: int, fold_index: int, reporter: Reporter) -> dic
 def _peak_rss_mb() -> float:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 1024 / 1024 if sys.platform == "darwin" else peak / 1024
-
-
-def describe_options(options_cls: type) -> list[tuple[str, str, Any]]:
-    return [(f.name, str(t.__name__ if isinstance(t, type) else t), f.default)
-            for f, t in zip(dataclasses.fields(options_cls), cfg.option_fields(options_cls).values())]
