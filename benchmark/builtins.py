@@ -39,6 +39,10 @@ TASKS: dict[str, tuple[str, str]] = {
         "tasks.liris_accede:LirisAccede",
         "LIRIS-ACCEDE continuous: 30 movies, per-second induced valence/arousal (--data-root DIR, your features)",
     ),
+    "mediaeval18": (
+        "tasks.liris_accede:MediaEval18",
+        "MediaEval 2018 Emotional Impact of Movies: per-second V/A, official dev/test split (--data-root DIR)",
+    ),
     "pmemo": ("tasks.pmemo:PMEmo", "PMEmo2019 dynamic music emotion: 2 Hz valence/arousal, openSMILE features (--data-root DIR)"),
     "tvsum": ("tasks.eccv16:TVSum", "TVSum from the eccv16 h5; keyshot F-score, mean over annotators (--data-root DIR)"),
     "summe": ("tasks.eccv16:SumMe", "SumMe from the eccv16 h5; keyshot F-score, max over annotators (--data-root DIR)"),

@@ -152,12 +152,12 @@ class LirisAccede(Task):
         if o.aggregation not in regression_metrics.AGGREGATIONS:
             raise ValueError(f"aggregation must be one of {regression_metrics.AGGREGATIONS}, got {o.aggregation!r}")
         root = self.root()
-        ann_dir = root / "continuous-annotations"
-        movies = list_movies(ann_dir)
+        annotations = self.annotation_files(root)
+        movies = sorted(annotations)
         digest = hashlib.sha256()
         episodes, dropped, modalities = {}, {}, None
         for movie in movies:
-            seconds, targets, n_dropped = read_movie_annotations(ann_dir, movie)
+            seconds, targets, n_dropped = self.read_targets(annotations[movie], movie)
             if n_dropped:
                 dropped[movie] = n_dropped
             feat_dir = root / "features" / movie
@@ -175,8 +175,8 @@ class LirisAccede(Task):
             features = {m: read_modality(found[m], seconds, movie, m) for m in modalities}
             for m in modalities:
                 digest.update(hashlib.sha256(found[m].read_bytes()).digest())
-            for side in ("Valence", "Arousal"):
-                digest.update(hashlib.sha256((ann_dir / f"{movie}_{side}.txt").read_bytes()).digest())
+            for path in annotations[movie]:
+                digest.update(hashlib.sha256(path.read_bytes()).digest())
             episodes[movie] = Episode(movie, features, targets.astype(np.float32), {"seconds": seconds})
         dims = {m: episodes[movies[0]].features[m].shape[1] for m in modalities}
         for movie, ep in episodes.items():
@@ -184,11 +184,101 @@ class LirisAccede(Task):
                 if ep.features[m].shape[1] != dims[m]:
                     raise TaskDataError(f"{root / 'features' / movie}: modality {m!r} has width "
                                         f"{ep.features[m].shape[1]}, but {movies[0]!r} has {dims[m]}")
-        folds = make_folds(movies, o.n_folds, o.val_fraction, o.split_seed)
+        folds = self.folds(movies)
         spec = TaskSpec(tuple(dims.items()), ("valence", "arousal"), self.metadata.kind)
         return TaskData(episodes, folds, spec, {"annotations+features": digest.hexdigest()}, folds_sha256(folds),
                         info={"seconds_dropped_in_alignment": dropped})
 
+    def annotation_files(self, root: Path) -> dict[str, tuple[Path, ...]]:
+        folder = root / "continuous-annotations"
+        return {m: (folder / f"{m}_Valence.txt", folder / f"{m}_Arousal.txt") for m in list_movies(folder)}
+
+    def read_targets(self, files: tuple[Path, ...], movie: str) -> tuple[np.ndarray, np.ndarray, int]:
+        return read_movie_annotations(files[0].parent, movie)
+
+    def folds(self, movies: list[str]) -> list:
+        o = self.options
+        return make_folds(movies, o.n_folds, o.val_fraction, o.split_seed)
+
     def evaluate(self, predictions, episodes: Sequence[Episode]) -> dict[str, float]:
         return regression_metrics.regression_scores(predictions, episodes, ("valence", "arousal"),
                                                     self.options.aggregation)
+
+
+MEDIAEVAL18_FIRST_TEST = 54  # DevSet movies 0-53, TestSet movies 54-65
+
+
+def read_mediaeval18(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """``MEDIAEVAL18_XX_Valence-Arousal.txt``: a header line, then ``time valence arousal`` per second."""
+    seconds, targets = [], []
+    for n, line in enumerate(path.read_text().splitlines()[1:], start=2):
+        if not line.strip():
+            continue
+        parts = line.split()
+        try:
+            t, v, a = int(float(parts[0])), float(parts[1]), float(parts[2])
+        except (IndexError, ValueError):
+            raise TaskDataError(f"{path}:{n}: expected 'time valence arousal', got {line!r}") from None
+        if not (np.isfinite(v) and np.isfinite(a)):
+            raise TaskDataError(f"{path}:{n}: NaN or inf rating")
+        seconds.append(t)
+        targets.append((v, a))
+    if not seconds:
+        raise TaskDataError(f"{path}: no ratings")
+    order = np.argsort(seconds)
+    return np.asarray(seconds)[order], np.asarray(targets)[order]
+
+
+class MediaEval18(LirisAccede):
+    """The MediaEval 2018 Emotional Impact of Movies layout with its official development/test split."""
+
+    metadata = TaskMetadata(
+        name="mediaeval18",
+        version="1.0",
+        kind="affect_regression",
+        description="MediaEval 2018 Emotional Impact of Movies: per-second valence/arousal, official dev/test split",
+        main_score="mse",
+        higher_is_better=regression_metrics.HIGHER_IS_BETTER,
+        leaderboard_metrics=("mse", "mse/valence", "pearson/valence", "mse/arousal", "pearson/arousal", "ccc"),
+        protocol={
+            "metrics": "MSE and Pearson r per dimension (the MediaEval 2018 leaderboard's), plus CCC",
+            "aggregation": "pooled",
+            "splits": "official: test = TestSet movies 54-65; validation carved from the DevSet movies 0-53",
+            "selection": "val.mse",
+        },
+        citation="Dellandrea et al., The MediaEval 2018 Emotional Impact of Movies Task, MediaEval 2018",
+        data="MEDIAEVAL18-*-Valence-Arousal/annotation/MEDIAEVAL18_XX_Valence-Arousal.txt + your features",
+    )
+
+    def root(self) -> Path:
+        if self.data_root is None:
+            raise TaskDataError("task 'mediaeval18' needs --data-root DIR (see README, 'Data')")
+        base = Path(self.data_root).expanduser()
+        for candidate in (base, base / "mediaeval18"):
+            if any(candidate.glob("MEDIAEVAL18-*-Valence-Arousal")):
+                return candidate
+        raise TaskDataError(f"{base}: no MEDIAEVAL18-*-Valence-Arousal/ folders there or in {base / 'mediaeval18'} "
+                            "(the MediaEval 2018 data come with the LIRIS-ACCEDE license agreement)")
+
+    def annotation_files(self, root: Path) -> dict[str, tuple[Path, ...]]:
+        files = sorted(root.glob("MEDIAEVAL18-*-Valence-Arousal/annotation/MEDIAEVAL18_*_Valence-Arousal.txt"))
+        if not files:
+            raise TaskDataError(f"{root}: no MEDIAEVAL18-*-Valence-Arousal/annotation/MEDIAEVAL18_XX_Valence-Arousal.txt")
+        return {f.name[: -len("_Valence-Arousal.txt")]: (f,) for f in files}
+
+    def read_targets(self, files: tuple[Path, ...], movie: str) -> tuple[np.ndarray, np.ndarray, int]:
+        seconds, targets = read_mediaeval18(files[0])
+        return seconds, targets, 0
+
+    def folds(self, movies: list[str]) -> list:
+        from benchmark.episodes import Fold
+
+        test = [m for m in movies if int(m.rsplit("_", 1)[1]) >= MEDIAEVAL18_FIRST_TEST]
+        dev = [m for m in movies if m not in test]
+        if not test or len(dev) < 2:
+            raise TaskDataError(f"mediaeval18 needs DevSet movies (00-53) and TestSet movies (54-65); found "
+                                f"{len(dev)} and {len(test)}")
+        rng = np.random.default_rng(self.options.split_seed)
+        n_val = max(1, int(np.ceil(self.options.val_fraction * len(dev))))
+        val = set(rng.choice(dev, n_val, replace=False).tolist())
+        return [Fold(0, tuple(m for m in dev if m not in val), tuple(sorted(val)), tuple(test))]

@@ -95,3 +95,46 @@ def test_real_continuous_annotations(shared_data):
             dropped[movie] = n
     assert len(dropped) == 9 and dropped["The_room_of_franz_kafka"] == 7
     assert 26_500 < total <= 26_574  # valence covers 26,574 s; alignment drops the seconds only one file has
+
+
+def write_mediaeval18(root, ids=(0, 1, 2, 3, 54, 55), seed=0):
+    from tasks.liris_accede import MediaEval18  # noqa: F401  (the layout below is what it reads)
+
+    rng = np.random.default_rng(seed)
+    for i in ids:
+        part = "TestSet" if i >= 54 else "DevSet-Part1"
+        folder = root / f"MEDIAEVAL18-{part}-Valence-Arousal" / "annotation"
+        folder.mkdir(parents=True, exist_ok=True)
+        T = int(rng.integers(30, 50))
+        va = np.tanh(np.cumsum(rng.normal(0, 0.2, (T, 2)), axis=0) / 3)
+        rows = ["Time\tMeanValence\tMeanArousal"] + [f"{t}\t{v:.5f}\t{a:.5f}" for t, (v, a) in enumerate(va)]
+        (folder / f"MEDIAEVAL18_{i:02d}_Valence-Arousal.txt").write_text("\n".join(rows) + "\n")
+        feats = root / "features" / f"MEDIAEVAL18_{i:02d}"
+        feats.mkdir(parents=True)
+        np.save(feats / "audio.npy", np.concatenate([va, rng.normal(size=(T, 2))], axis=1))
+    return root
+
+
+def test_mediaeval18_official_split(tmp_path):
+    from tasks.liris_accede import MediaEval18
+
+    write_mediaeval18(tmp_path)
+    data = MediaEval18(LirisOptions(), tmp_path).load()
+    (fold,) = data.folds
+    assert fold.test == ("MEDIAEVAL18_54", "MEDIAEVAL18_55")
+    assert len(fold.val) == 1 and len(fold.train) == 3
+    r = CliRunner().invoke(app, ["run", "--task", "mediaeval18", "--data-root", str(tmp_path), "--model", "mean",
+                                 "--results", str(tmp_path / "res")])
+    assert r.exit_code == 0, r.output
+
+
+def test_mediaeval18_bad_line_and_missing_test_set(tmp_path):
+    from tasks.liris_accede import MediaEval18
+
+    write_mediaeval18(tmp_path, ids=(0, 1, 2))
+    with pytest.raises(TaskDataError, match="TestSet movies \\(54-65\\); found 3 and 0"):
+        MediaEval18(LirisOptions(), tmp_path).load()
+    bad = tmp_path / "MEDIAEVAL18-DevSet-Part1-Valence-Arousal" / "annotation" / "MEDIAEVAL18_01_Valence-Arousal.txt"
+    bad.write_text("Time\tMeanValence\tMeanArousal\n0\t0.1\n")
+    with pytest.raises(TaskDataError, match="MEDIAEVAL18_01_Valence-Arousal.txt:2: expected 'time valence arousal'"):
+        MediaEval18(LirisOptions(), tmp_path).load()
