@@ -71,6 +71,21 @@ def default_data_root() -> Path:
     return Path(os.environ.get("RLBENCH_DATA", "~/.cache/rlbench")).expanduser()
 
 
+def _request(task, model, seeds, folds, overrides, data_root, results, resume):
+    from benchmark.runner import RunRequest
+
+    return RunRequest(
+        tasks=_split_names(task),
+        models=_split_names(model),
+        seeds=parse_int_list(seeds, "--seeds"),
+        folds=None if folds.strip() == "all" else parse_int_list(folds, "--folds"),
+        overrides=overrides,
+        data_root=data_root if data_root is not None else default_data_root(),
+        results=results,
+        resume=resume,
+    )
+
+
 def _load_plugins(plugins: List[str]) -> None:
     from benchmark.registry import import_plugin
     from benchmark.runner import register_plugin_module
@@ -154,22 +169,47 @@ def run_cmd(
     """Train and score models on tasks; one record per (task, model, seed, fold)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from benchmark.runner import RunRequest, run
+    from benchmark.runner import run
 
     _load_plugins(plugin)
-    request = RunRequest(
-        tasks=_split_names(task),
-        models=_split_names(model),
-        seeds=parse_int_list(seeds, "--seeds"),
-        folds=None if folds.strip() == "all" else parse_int_list(folds, "--folds"),
-        overrides=set_,
-        data_root=data_root if data_root is not None else default_data_root(),
-        results=results,
-        resume=resume,
-    )
+    request = _request(task, model, seeds, folds, set_, data_root, results, resume)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True) as progress:
         outcomes = run(request, _RichReporter(progress))
+    _summary(outcomes, results)
+
+
+@app.command("sweep")
+@clean_errors
+def sweep_cmd(
+    task: List[str] = typer.Option(..., "--task", "-t", help="task name(s); repeat or comma-separate"),
+    model: List[str] = typer.Option(..., "--model", "-m", help="model name(s); repeat or comma-separate"),
+    seeds: str = typer.Option("0", "--seeds", help="e.g. 0,1,2 or 0..4"),
+    folds: str = typer.Option("all", "--folds", help="'all' or fold indices, e.g. 0,1"),
+    set_: List[str] = typer.Option([], "--set", help="key=value applied to every cell"),
+    grid: List[str] = typer.Option([], "--grid", help="key=v1,v2,...: one cell set per value (grids multiply)"),
+    data_root: Optional[Path] = typer.Option(None, "--data-root", help="dataset folder or file [env RLBENCH_DATA, else ~/.cache/rlbench]"),
+    results: Path = typer.Option(Path("results"), "--results", help="where the driver writes records"),
+    resume: bool = typer.Option(True, "--resume/--overwrite", help="skip cells that already have a finished record"),
+    executor: str = typer.Option("local", "--executor", help="local (process pool) or ray"),
+    workers: Optional[int] = typer.Option(None, "--workers", help="parallel cells [local: the machine's cores]"),
+    address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (default: start a local one)"),
+    plugin: List[str] = typer.Option([], "--plugin", help="module or .py file defining RLBENCH_MODELS / RLBENCH_TASKS"),
+):
+    """Run a grid of cells in parallel (local processes or Ray); records are written by this process."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from benchmark.sweep import sweep
+
+    _load_plugins(plugin)
+    request = _request(task, model, seeds, folds, set_, data_root, results, resume)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as progress:
+        outcomes = sweep(request, grid, executor, workers, address, plugin, _RichReporter(progress))
+    _summary(outcomes, results)
+
+
+def _summary(outcomes, results: Path) -> None:
     table = Table(title="run summary", title_justify="left")
     for col in ("task", "model", "seed", "fold", "status", "val", "test", "seconds"):
         table.add_column(col, justify="right" if col in ("seed", "fold", "val", "test", "seconds") else "left")

@@ -18,3 +18,14 @@ def shared_data() -> Path:
     if not root or not Path(root).is_dir():
         pytest.skip("RLBENCH_SHARED_DATA is not set to the shared data folder")
     return Path(root)
+
+
+@pytest.fixture(autouse=True)
+def fresh_registries():
+    """--plugin registrations are process-wide; every test starts from the built-ins and entry points."""
+    yield
+    from benchmark.runner import _REGISTRIES
+    from benchmark.sweep import _prepared
+
+    _REGISTRIES.clear()
+    _prepared.cache_clear()

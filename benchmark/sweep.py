@@ -1,0 +1,179 @@
+"""Sweeps: a grid of (task x model x override set x seed x fold) cells run by an executor.
+
+Workers only compute: each returns its record to the driver, which writes it (atomically), so workers
+need no shared disk. The driver skips cells whose finished record is there (resume), and a cell that
+fails comes back as a failed record while the others go on.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+from benchmark.config import ConfigError
+from benchmark.records import record_path, write_record
+from benchmark.runner import CellOutcome, Reporter, RunRequest, _finished, prepare, run_cell
+
+EXECUTORS = ("local", "ray")
+
+
+@dataclass(frozen=True)
+class CellSpec:
+    """Everything a worker needs to rebuild and run one cell, and nothing that does not pickle."""
+
+    task: str
+    model: str
+    overrides: tuple[str, ...]
+    data_root: str | None
+    seed: int
+    fold: int
+    plugins: tuple[str, ...] = ()
+
+
+def expand_grid(grid: Sequence[str]) -> list[tuple[str, ...]]:
+    """``["hidden=32,64", "lr=1e-3"]`` -> one override set per combination."""
+    axes = []
+    for item in grid:
+        key, sep, values = item.partition("=")
+        if not sep or not key.strip() or not values.strip():
+            raise ConfigError(f"--grid {item!r}: expected key=value1,value2,...")
+        axes.append([f"{key.strip()}={v.strip()}" for v in values.split(",") if v.strip()])
+    return [tuple(combo) for combo in itertools.product(*axes)] or [()]
+
+
+@lru_cache(maxsize=8)
+def _prepared(task: str, model: str, overrides: tuple[str, ...], data_root: str | None, plugins: tuple[str, ...]):
+    """Per worker process: load plugins, names, options and data once per (task, model, overrides)."""
+    from benchmark.registry import import_plugin
+    from benchmark.runner import register_plugin_module
+
+    for spec in plugins:
+        register_plugin_module(import_plugin(spec), f"--plugin {spec}")
+    request = RunRequest([task], [model], seeds=(0,), folds=None, overrides=overrides,
+                         data_root=Path(data_root) if data_root else None)
+    (pair,) = prepare(request)
+    return pair
+
+
+def execute_cell(spec: CellSpec) -> dict[str, Any]:
+    """Run one cell in this process and return its record (the driver writes it)."""
+    if os.environ.get("RLBENCH_WORKER_THREADS"):
+        import torch
+
+        torch.set_num_threads(int(os.environ["RLBENCH_WORKER_THREADS"]))
+    pair = _prepared(spec.task, spec.model, spec.overrides, spec.data_root, spec.plugins)
+    return run_cell(pair, spec.seed, spec.fold, Reporter())
+
+
+def plan(request: RunRequest, grid: Sequence[str], plugins: Sequence[str]) -> Iterator[tuple[CellSpec, Path, Any]]:
+    """Every cell of the grid with its record path; checks names, options and data before anything runs."""
+    for extra in expand_grid(grid):
+        sub = replace(request, overrides=(*request.overrides, *extra))
+        for pair in prepare(sub):
+            for seed, fold in pair.cells:
+                path = record_path(request.results, pair.task_name, pair.model_name, pair.variant,
+                                   pair.config_hash, seed, fold)
+                spec = CellSpec(pair.task_name, pair.model_name, applied_overrides(pair),
+                                str(request.data_root) if request.data_root else None, seed, fold, tuple(plugins))
+                yield spec, path, pair
+
+
+def applied_overrides(pair) -> tuple[str, ...]:
+    """The overrides that reach this (task, model), scoped, so a worker rebuilds exactly this cell."""
+    out = []
+    for scope, values in pair.resolved.applied.items():
+        for key, value in sorted(values.items()):
+            out.append(f"{scope}.{key}={value if isinstance(value, str) else json.dumps(value)}")
+    return tuple(out)
+
+
+def sweep(
+    request: RunRequest,
+    grid: Sequence[str] = (),
+    executor: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
+    plugins: Sequence[str] = (),
+    reporter: Reporter | None = None,
+) -> list[CellOutcome]:
+    if executor not in EXECUTORS:
+        raise ConfigError(f"--executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
+    reporter = reporter or Reporter()
+    cells = list(plan(request, grid, plugins))
+    todo = [(s, p, pair) for s, p, pair in cells if not (request.resume and _finished(p, pair))]
+    reporter.plan(len(cells))
+    outcomes = [_outcome(s, p, pair, "skipped") for s, p, pair in cells
+                if request.resume and _finished(p, pair)]
+    for outcome in outcomes:
+        reporter.end_cell(outcome)
+    by_spec = {s: (p, pair) for s, p, pair in todo}
+
+    def done(spec: CellSpec, record: dict) -> None:
+        path, pair = by_spec[spec]
+        write_record(path, record)
+        outcome = _outcome(spec, path, pair, record["status"], record)
+        outcomes.append(outcome)
+        reporter.end_cell(outcome)
+
+    run = _run_ray if executor == "ray" else _run_local
+    run([s for s, _, _ in todo], done, workers, address)
+    return outcomes
+
+
+def _outcome(spec: CellSpec, path: Path, pair, status: str, record: dict | None = None) -> CellOutcome:
+    from benchmark.records import load_record
+
+    rec = record if record is not None else load_record(path)
+    scores = rec.get("scores") or {}
+    main = pair.task.metadata.main_score
+    return CellOutcome(spec.task, spec.model, spec.seed, spec.fold, status, path, main,
+                       (scores.get("val") or {}).get(main), rec.get("main_score"),
+                       (rec.get("timing") or {}).get("total_s", 0.0), (rec.get("error") or {}).get("message"))
+
+
+def _run_local(specs: list[CellSpec], done: Callable, workers: int | None, address: str | None) -> None:
+    if not specs:
+        return
+    workers = workers or max(1, min(len(specs), os.cpu_count() or 1))
+    if workers == 1:
+        for spec in specs:
+            done(spec, execute_cell(spec))
+        return
+    # One thread per worker: several torch processes with several threads each thrash a small machine.
+    os.environ.setdefault("RLBENCH_WORKER_THREADS", "1")
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        pending = {pool.submit(execute_cell, spec): spec for spec in specs}
+        while pending:
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                done(pending.pop(future), future.result())
+
+
+def _run_ray(specs: list[CellSpec], done: Callable, workers: int | None, address: str | None) -> None:
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError("--executor ray needs Ray: pip install 'rlbench[ray]'") from None
+    if not specs:
+        return
+    started_here = not ray.is_initialized()
+    if started_here:
+        os.environ.setdefault("RLBENCH_WORKER_THREADS", "1")  # a local cluster's workers inherit it
+        ray.init(address=address, num_cpus=workers if address is None else None, include_dashboard=False,
+                 log_to_driver=False)
+    try:
+        remote = ray.remote(num_cpus=1)(execute_cell)
+        refs = {remote.remote(spec): spec for spec in specs}
+        while refs:
+            ready, _ = ray.wait(list(refs), num_returns=1)
+            for ref in ready:
+                done(refs.pop(ref), ray.get(ref))
+    finally:
+        if started_here:
+            ray.shutdown()

@@ -1,0 +1,75 @@
+"""Sweeps: local process pool and Ray give the records of a plain run; resume; failures stay local."""
+
+import json
+
+import pytest
+from conftest import TINY_AFFECT
+from test_runner import PLUGIN
+from typer.testing import CliRunner
+
+from benchmark.cli import app
+from benchmark.config import ConfigError
+from benchmark.records import iter_records
+from benchmark.runner import RunRequest, run
+from benchmark.sweep import expand_grid, sweep
+
+
+def scores_by_cell(results):
+    return {(r["model"]["name"], json.dumps(r["model"]["overrides"], sort_keys=True), r["seed"], r["task"]["fold"]):
+            (r["status"], r["scores"]) for _, r in iter_records(results)}
+
+
+def request(tmp_path, where, **kw):
+    base = dict(tasks=["synth-affect"], models=["mlp", "mean"], seeds=[0, 1], overrides=TINY_AFFECT,
+                results=tmp_path / where)
+    return RunRequest(**{**base, **kw})
+
+
+def test_expand_grid():
+    assert expand_grid(["hidden=8,16", "lr=0.01"]) == [("hidden=8", "lr=0.01"), ("hidden=16", "lr=0.01")]
+    assert expand_grid([]) == [()]
+    with pytest.raises(ConfigError, match="expected key=value1,value2"):
+        expand_grid(["hidden"])
+
+
+def test_local_pool_matches_a_plain_run_and_resumes(tmp_path):
+    outcomes = sweep(request(tmp_path, "pool"), grid=["hidden=8,16"], workers=2)
+    # mean does not know `hidden`: it runs once per grid value with the same config, then is skipped
+    assert sorted(o.status for o in outcomes).count("completed") >= 6
+    for hidden in ("8", "16"):
+        run(request(tmp_path, "plain", overrides=[*TINY_AFFECT, f"hidden={hidden}"]))
+    pool, plain = scores_by_cell(tmp_path / "pool"), scores_by_cell(tmp_path / "plain")
+    assert pool.keys() == plain.keys() and len(pool) == 6
+    for key in pool:
+        assert pool[key][0] == "completed"
+        for split in ("val", "test"):
+            for metric, value in plain[key][1][split].items():
+                assert pool[key][1][split][metric] == pytest.approx(value, rel=1e-5, abs=1e-7)
+    again = sweep(request(tmp_path, "pool"), grid=["hidden=8,16"], workers=2)
+    assert {o.status for o in again} == {"skipped"}
+
+
+def test_failing_cell_in_a_worker_is_recorded_and_the_rest_go_on(tmp_path, monkeypatch):
+    plugin = tmp_path / "flaky.py"
+    plugin.write_text(PLUGIN)
+    monkeypatch.setenv("FLAKY_FAIL_SEED", "1")
+    res = CliRunner().invoke(app, ["sweep", "--plugin", str(plugin), "--task", "synth-affect", "--model", "flaky",
+                                   "--seeds", "0..2", "--workers", "2", "--results", str(tmp_path / "res"),
+                                   *sum((["--set", s] for s in TINY_AFFECT), [])])
+    assert res.exit_code == 1, res.output
+    status = {r["seed"]: r["status"] for _, r in iter_records(tmp_path / "res")}
+    assert status == {0: "completed", 1: "failed", 2: "completed"}
+
+
+def test_bad_executor_is_a_clear_error(tmp_path):
+    res = CliRunner().invoke(app, ["sweep", "--task", "synth-affect", "--model", "mean", "--executor", "slurm",
+                                   "--results", str(tmp_path)])
+    assert res.exit_code == 2 and "--executor must be one of local, ray" in res.output
+
+
+def test_ray_gives_the_records_of_the_local_pool(tmp_path):
+    pytest.importorskip("ray", reason="Ray is not installed (pip install 'rlbench[ray]')")
+    sweep(request(tmp_path, "pool", seeds=[0]), workers=2)
+    sweep(request(tmp_path, "ray", seeds=[0]), executor="ray", workers=2)
+    pool, ray_ = scores_by_cell(tmp_path / "pool"), scores_by_cell(tmp_path / "ray")
+    assert pool == ray_ and len(pool) == 2
