@@ -228,6 +228,46 @@ def _summary(outcomes, results: Path) -> None:
         raise typer.Exit(1)
 
 
+@app.command("ablate")
+@clean_errors
+def ablate_cmd(
+    kind: str = typer.Argument(..., help="memory-size, update-rule or modality"),
+    task: List[str] = typer.Option(..., "--task", "-t", help="the task to ablate on"),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="model whose memory size or modalities vary [rlmem]"),
+    values: str = typer.Option("", "--values", help="override the variants, e.g. 5,10 (sizes) or rlmem,lstm (rules)"),
+    seeds: str = typer.Option("0", "--seeds", help="e.g. 0,1,2 or 0..4"),
+    folds: str = typer.Option("all", "--folds", help="'all' or fold indices, e.g. 0,1"),
+    set_: List[str] = typer.Option([], "--set", help="key=value applied to every variant"),
+    data_root: Optional[Path] = typer.Option(None, "--data-root", help="dataset folder or file [env RLBENCH_DATA, else ~/.cache/rlbench]"),
+    results: Path = typer.Option(Path("results"), "--results", help="where records are written"),
+    out: Optional[Path] = typer.Option(None, "--out", help="report folder [RESULTS/ablations]"),
+    executor: str = typer.Option("local", "--executor", help="local (process pool) or ray"),
+    workers: Optional[int] = typer.Option(None, "--workers", help="parallel cells"),
+    plugin: List[str] = typer.Option([], "--plugin", help="module or .py file defining RLBENCH_MODELS / RLBENCH_TASKS"),
+):
+    """Run an ablation as a sweep and write its report (Markdown, CSV, LaTeX)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from benchmark.ablation import render_report, run_ablation, write_report
+
+    _load_plugins(plugin)
+    request = _request(task, ["-"], seeds, folds, set_, data_root, results, True)
+    chosen = [v.strip() for v in values.split(",") if v.strip()]
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as progress:
+        board, reference, outcomes = run_ablation(kind, request, model, chosen, executor, workers, None, plugin,
+                                                  _RichReporter(progress))
+    files = render_report(board, kind, reference)
+    written = write_report(files, out or results / "ablations", request.tasks[0], kind)
+    typer.echo(files["md"])
+    typer.echo("wrote " + ", ".join(str(p) for p in written))
+    failed = [o for o in outcomes if o.status == "failed"]
+    for o in failed:
+        typer.echo(f"failed: {o.task} {o.model} seed {o.seed} fold {o.fold}: {o.error}  ({o.path})", err=True)
+    if failed:
+        raise typer.Exit(1)
+
+
 @app.command("table")
 @clean_errors
 def table_cmd(

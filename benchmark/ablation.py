@@ -1,0 +1,101 @@
+"""Ablation reports: run the variants of one question as a sweep, then tabulate them against a reference.
+
+- ``memory-size``: rlmem (or ``--model``) with N in 1, 5, 10, 20, 50 slots; reference 10.
+- ``update-rule``: the same memory trained by RL (rlmem), by BPTT (memnet-bptt), and an LSTM trained by
+  truncated BPTT (lstm-tbptt); reference rlmem.
+- ``modality``: each single modality of the task against all of them fused; reference all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Sequence
+
+from benchmark.config import ConfigError
+from benchmark.leaderboard import Board, build_boards, render_csv, render_latex, render_markdown
+from benchmark.records import load_record
+from benchmark.runner import Reporter, RunRequest, prepare
+from benchmark.sweep import sweep
+
+ABLATIONS = ("memory-size", "update-rule", "modality")
+
+
+@dataclass(frozen=True)
+class Variant:
+    label: str
+    model: str
+    overrides: tuple[str, ...]
+    reference: bool = False  # the variant the others are compared with
+
+
+def variants(kind: str, request: RunRequest, model: str | None, values: Sequence[str]) -> list[Variant]:
+    if kind == "memory-size":
+        m = model or "rlmem"
+        return [Variant(f"{m} N={v}", m, (f"model.slots={v}",), reference=v == "10")
+                for v in (values or ("1", "5", "10", "20", "50"))]
+    if kind == "update-rule":
+        names = list(values) or ["rlmem", "memnet-bptt", "lstm-tbptt"]
+        return [Variant(name, name, (), reference=i == 0) for i, name in enumerate(names)]
+    if kind == "modality":
+        m = model or "rlmem"
+        (pair,) = prepare(replace(request, models=[m]))
+        modalities = list(values) or [name for name, _ in pair.data.spec.modalities]
+        return [Variant(f"{m} all", m, ("model.modalities=all",), reference=True)] + [
+            Variant(f"{m} {name} only", m, (f"model.modalities={name}",)) for name in modalities]
+    raise ConfigError(f"unknown ablation {kind!r}; choose one of {', '.join(ABLATIONS)}")
+
+
+def run_ablation(kind: str, request: RunRequest, model: str | None = None, values: Sequence[str] = (),
+                 executor: str = "local", workers: int | None = None, address: str | None = None,
+                 plugins: Sequence[str] = (), reporter: Reporter | None = None) -> tuple[Board, str | None, list]:
+    """Run every variant (resuming finished cells); return the board, the reference label, the outcomes."""
+    chosen = variants(kind, request, model, values)
+    labelled: list[tuple[str, dict[str, Any]]] = []
+    outcomes = []
+    groups: dict[tuple[str, ...], list[Variant]] = {}
+    for v in chosen:  # variants that share overrides run as one sweep, so each may know keys the others lack
+        groups.setdefault(v.overrides, []).append(v)
+    for overrides, group in groups.items():
+        sub = replace(request, models=[v.model for v in group], overrides=(*request.overrides, *overrides))
+        got = sweep(sub, (), executor, workers, address, plugins, reporter)
+        outcomes += got
+        label = {v.model: v.label for v in group}
+        labelled += [(label[o.model], load_record(o.path)) for o in got]
+    records = []
+    for label, rec in labelled:
+        rec = {**rec, "model": {**rec["model"], "name": label, "overrides": {}}}
+        records.append(rec)
+    boards = build_boards(records)
+    if len(boards) != 1:
+        raise ConfigError(f"ablation {kind!r} produced {len(boards)} task tables; give one --task")
+    board = boards[0]
+    order = {v.label: i for i, v in enumerate(chosen)}
+    board.rows.sort(key=lambda r: order.get(r.model, len(order)))
+    return board, next((v.label for v in chosen if v.reference), None), outcomes
+
+
+def render_report(board: Board, kind: str, reference: str | None) -> dict[str, str]:
+    """Markdown (with the change of the main score against the reference variant), CSV and LaTeX."""
+    main = board.metrics[0]
+    ref = next((r for r in board.rows if r.model == reference), None)
+    lines = [render_markdown([board]).rstrip(), ""]
+    if ref is not None:
+        sign = "higher" if board.higher_is_better[main] else "lower"
+        lines.append(f"Change of {main} against `{ref.model}` ({sign} is better):")
+        lines.append("")
+        for r in board.rows:
+            delta = r.stats[main][0] - ref.stats[main][0]
+            lines.append(f"- {r.model}: {delta:+.4f}")
+    md = f"## Ablation: {kind}\n\n" + "\n".join(lines) + "\n"
+    return {"md": md, "csv": render_csv([board]), "tex": render_latex([board])}
+
+
+def write_report(files: dict[str, str], out: Path, task: str, kind: str) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for suffix, text in files.items():
+        path = out / f"{task}-{kind}.{suffix}"
+        path.write_text(text)
+        written.append(path)
+    return written

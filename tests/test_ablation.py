@@ -1,0 +1,38 @@
+"""rlbench ablate: variants run as a sweep, a report with deltas against the reference variant."""
+
+import pytest
+from conftest import TINY_AFFECT
+from typer.testing import CliRunner
+
+from benchmark.cli import app
+
+FAST_RL = ["warmup=10", "rl_batch_size=8", "epochs=2"]
+
+
+def sets(items):
+    return [a for s in items for a in ("--set", s)]
+
+
+@pytest.mark.parametrize("kind, args, rows", [
+    ("memory-size", ["--values", "1,10"], ["rlmem N=1", "rlmem N=10"]),
+    ("update-rule", ["--values", "rlmem,lstm-tbptt"], ["rlmem", "lstm-tbptt"]),
+    ("modality", ["--model", "mlp", "--values", "audio,face"], ["mlp all", "mlp audio only", "mlp face only"]),
+])
+def test_ablations_write_reports(tmp_path, kind, args, rows):
+    extra = FAST_RL if kind != "modality" else ["epochs=2"]
+    if kind == "update-rule":
+        extra = ["model.warmup=10", "model.rl_batch_size=8", "epochs=2"]
+    r = CliRunner().invoke(app, ["ablate", kind, "--task", "synth-affect", "--results", str(tmp_path / "res"),
+                                 "--workers", "1", *args, *sets([*TINY_AFFECT[:3], *extra])])
+    assert r.exit_code == 0, r.output
+    md = (tmp_path / "res" / "ablations" / f"synth-affect-{kind}.md").read_text()
+    for row in rows:
+        assert f"| {row} |" in md
+    assert "Change of mse against" in md and "+0.0000" in md  # the reference against itself
+    assert (tmp_path / "res" / "ablations" / f"synth-affect-{kind}.csv").read_text().startswith("task,")
+    assert r"\begin{tabular}" in (tmp_path / "res" / "ablations" / f"synth-affect-{kind}.tex").read_text()
+
+
+def test_unknown_ablation(tmp_path):
+    r = CliRunner().invoke(app, ["ablate", "depth", "--task", "synth-affect", "--results", str(tmp_path)])
+    assert r.exit_code == 2 and "unknown ablation 'depth'" in r.output
