@@ -268,6 +268,24 @@ def ablate_cmd(
         raise typer.Exit(1)
 
 
+@app.command("paper")
+@clean_errors
+def paper_cmd(
+    results: Path = typer.Option(Path("results"), "--results", help="folder of records"),
+    out: Optional[Path] = typer.Option(None, "--out", help="where the tables go [RESULTS/paper]"),
+):
+    """Regenerate the paper-style tables (measured rows from records, reported rows with sources)."""
+    from benchmark.paper import write_paper
+    from benchmark.records import iter_records
+    from benchmark.runner import RunError
+
+    if not results.is_dir():
+        raise RunError(f"{results}: no such folder of records (run `rlbench run ...` first, or pass --results)")
+    written = write_paper((r for _, r in iter_records(results)), out or results / "paper", results / "ablations")
+    typer.echo(written[0].read_text())
+    typer.echo("wrote " + ", ".join(str(p) for p in written))
+
+
 @app.command("table")
 @clean_errors
 def table_cmd(

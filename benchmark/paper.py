@@ -1,0 +1,155 @@
+"""``rlbench paper``: the paper-style tables, as pure functions of the records plus the published numbers
+in ``benchmark/data/reported.json``. Reported rows are always a separate block, marked with their source;
+a table with no records on this machine says so and gives the command that would fill it."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from benchmark.leaderboard import Board, _cell, _tex, build_boards
+
+
+@dataclass(frozen=True)
+class PaperTable:
+    key: str
+    title: str
+    tasks: tuple[str, ...]
+    metrics: tuple[str, ...]
+    reported: tuple[str, ...]
+    fill: str
+
+
+TABLES = (
+    PaperTable("affect", "Valence and arousal (LIRIS-ACCEDE)", ("mediaeval18", "liris-accede"),
+               ("mse/valence", "pearson/valence", "mse/arousal", "pearson/arousal"), ("affect",),
+               "rlbench sweep --task mediaeval18 --data-root DIR --model rlmem,memnet-bptt,lstm,lstm-tbptt,transformer,mlp,mean --seeds 0..2"),
+    PaperTable("music", "Music emotion (PMEmo)", ("pmemo",),
+               ("rmse", "rmse_per_song", "pearson/valence", "pearson/arousal"), ("music",),
+               "rlbench sweep --task pmemo --data-root DIR --model rlmem,memnet-bptt,lstm,lstm-tbptt,transformer,mlp,mean --seeds 0..2"),
+    PaperTable("summarization", "Video summarization (TVSum, SumMe)", ("tvsum", "summe", "tvsum-clips"),
+               ("fscore", "kendall", "spearman"), ("summarization_fscore", "summarization_rank"),
+               "rlbench sweep --task tvsum-clips --data-root DIR --model rlmem,memnet-bptt,lstm,lstm-tbptt,transformer,mlp,random,human --seeds 0..2"),
+    PaperTable("synthetic", "Long-range dependencies (synth-affect)", ("synth-affect",),
+               ("mse", "mse/valence", "mse/arousal"), (),
+               "rlbench sweep --task synth-affect --model rlmem,memnet-bptt,lstm,lstm-tbptt,transformer,mlp,mean,oracle --seeds 0..2"),
+)
+
+
+def reported_numbers() -> dict[str, Any]:
+    return json.loads(resources.files("benchmark").joinpath("data/reported.json").read_text())
+
+
+def _measured(records: Sequence[dict], table: PaperTable) -> list[Board]:
+    boards = build_boards(records, "test", table.tasks)
+    return [b for b in boards if any(m in b.metrics for m in table.metrics)]
+
+
+def render_table_md(table: PaperTable, records: Sequence[dict], reported: dict[str, Any]) -> str:
+    out = [f"## {table.title}", ""]
+    boards = _measured(records, table)
+    if not boards:
+        out += [f"No records for {', '.join(table.tasks)} on this machine. Fill this table with:", "",
+                f"    {table.fill}", ""]
+    for b in boards:
+        metrics = [m for m in table.metrics if m in b.metrics]
+        out.append(f"**Measured here: {b.title}** (mean ± std over seeds)")
+        out.append("")
+        out.append("| model | seeds | " + " | ".join(f"{m} {'↑' if b.higher_is_better[m] else '↓'}" for m in metrics) + " |")
+        out.append("|---|---:|" + "---:|" * len(metrics))
+        for r in b.rows:
+            name = f"{r.model} *(reference)*" if r.reference else r.model
+            out.append(f"| {name} | {r.n_seeds} | " + " | ".join(_cell(r.stats[m]) for m in metrics) + " |")
+        out.append("")
+    for key in table.reported:
+        block = reported[key]
+        if not block["rows"]:
+            out += [f"**Reported elsewhere:** {block.get('note', 'none found')}.", ""]
+            continue
+        out.append(f"**Reported elsewhere, not measured here** ({block['setting']}); not comparable row by row "
+                   "with the measured block: other splits, features and selection rules.")
+        out.append("")
+        out.append("| method | " + " | ".join(block["columns"]) + " | source |")
+        out.append("|---|" + "---:|" * len(block["columns"]) + "---|")
+        sources: list[str] = []
+        for row in block["rows"]:
+            if row["source"] not in sources:
+                sources.append(row["source"])
+            flags = f"reported, {row['tag']}" + (", ⚠ LEAKY: epoch chosen on test" if row.get("leaky") else "")
+            values = " | ".join(row["values"])  # as published, precision included
+            out.append(f"| {row['name']} *({flags})* | {values} | [{sources.index(row['source']) + 1}] |")
+        out.append("")
+        out += [f"[{i + 1}] {s}" for i, s in enumerate(sources)] + [""]
+    return "\n".join(out)
+
+
+def render_table_csv(table: PaperTable, records: Sequence[dict], reported: dict[str, Any]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["table", "kind", "task", "method", "metric", "mean", "std", "n_seeds", "source"])
+    for b in _measured(records, table):
+        for r in b.rows:
+            for m in (m for m in table.metrics if m in b.metrics):
+                mean, std = r.stats[m]
+                w.writerow([table.key, "measured", b.task, r.model, m, f"{mean:.6g}", "" if std is None else f"{std:.6g}",
+                            r.n_seeds, "this repository's records"])
+    for key in table.reported:
+        for row in reported[key]["rows"]:
+            for m, v in zip(reported[key]["columns"], row["values"]):
+                w.writerow([table.key, "reported", reported[key]["setting"], row["name"], m, v, "", "", row["source"]])
+    return buf.getvalue()
+
+
+def render_table_tex(table: PaperTable, records: Sequence[dict], reported: dict[str, Any]) -> str:
+    out = [f"% {table.title}: measured rows from this repository's records; reported rows quoted with sources"]
+    for b in _measured(records, table):
+        metrics = [m for m in table.metrics if m in b.metrics]
+        out += [r"\begin{tabular}{l" + "r" * (len(metrics) + 1) + "}", r"\toprule",
+                "Model & $n$ & " + " & ".join(_tex(m) for m in metrics) + r" \\", r"\midrule",
+                r"\multicolumn{" + str(len(metrics) + 2) + "}{l}{\\emph{Measured: " + _tex(b.title) + r"}} \\"]
+        out += [f"{_tex(r.model)} & {r.n_seeds} & " + " & ".join(_cell(r.stats[m], r"$\pm$") for m in metrics) + r" \\"
+                for r in b.rows]
+        out += [r"\bottomrule", r"\end{tabular}", ""]
+    for key in table.reported:
+        block = reported[key]
+        if not block["rows"]:
+            continue
+        cols = block["columns"]
+        out += [r"\begin{tabular}{l" + "r" * len(cols) + "}", r"\toprule",
+                "Method (reported) & " + " & ".join(_tex(c) for c in cols) + r" \\", r"\midrule"]
+        out += [f"{_tex(row['name'])}$^\\dagger$ & " + " & ".join(row["values"]) + r" \\"
+                for row in block["rows"]]
+        out += [r"\bottomrule", r"\end{tabular}", f"% $^\\dagger$ reported: {_tex(block['setting'])}", ""]
+    return "\n".join(out)
+
+
+def write_paper(records: Iterable[dict], out: Path, ablations: Path | None = None) -> list[Path]:
+    records = list(records)
+    reported = reported_numbers()
+    out.mkdir(parents=True, exist_ok=True)
+    written, sections = [], ["# rlbench: paper tables", "",
+                             "Measured rows come from the run records; reported rows are quoted from their "
+                             "sources and never mixed with them.", ""]
+    for table in TABLES:
+        md = render_table_md(table, records, reported)
+        sections.append(md)
+        for suffix, text in (("md", md), ("csv", render_table_csv(table, records, reported)),
+                             ("tex", render_table_tex(table, records, reported))):
+            path = out / f"{table.key}.{suffix}"
+            path.write_text(text if text.endswith("\n") else text + "\n")
+            written.append(path)
+    sections.append("## Ablations\n")
+    reports = sorted(ablations.glob("*.md")) if ablations is not None and ablations.is_dir() else []
+    if reports:
+        sections += [p.read_text() for p in reports]
+    else:
+        sections += ["No ablation reports yet. Fill with, e.g.:", "",
+                     "    rlbench ablate memory-size --task synth-affect --seeds 0..2", ""]
+    paper = out / "paper.md"
+    paper.write_text("\n".join(sections))
+    return [paper, *written]
