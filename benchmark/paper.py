@@ -150,6 +150,17 @@ def write_paper(records: Iterable[dict], out: Path, ablations: Path | None = Non
     else:
         sections += ["No ablation reports yet. Fill with, e.g.:", "",
                      "    rlbench ablate memory-size --task synth-affect --seeds 0..2", ""]
+    from benchmark.figures import all_figures
+
+    figures = all_figures(records, out / "figures")
+    sections.append("## Figures\n")
+    if figures:
+        sections += [f"![{p.stem}](figures/{p.name})" for p in figures if p.suffix == ".png"]
+    else:
+        sections += ["No figure data yet. The memory-horizon curve needs runs at several lags, the memory "
+                     "trace a run with record_memory=true, e.g.:", "",
+                     "    rlbench sweep --task synth-affect --model rlmem,lstm,mlp --grid lag=10,50,200 --seeds 0..2",
+                     "    rlbench run --task synth-affect --model rlmem --set record_memory=true", ""]
     paper = out / "paper.md"
     paper.write_text("\n".join(sections))
-    return [paper, *written]
+    return [paper, *written, *figures]

@@ -162,7 +162,8 @@ class MemoryNetwork(Model):
     def trace(self, episode: Episode) -> dict[str, Any]:
         """Read weights and per-slot mean activation along one sequence (for the memory figures)."""
         seg = self.segments([episode])
-        _, info = self.rollout(seg, trace=True)
+        preds, info = self.rollout(seg, trace=True)
+        info = {**info, "predictions": preds, "targets": seg.targets}
         return {k: np.round(v[0].numpy(), 4).tolist() for k, v in info.items()} | {
             "segment_length": self.options.segment_length}
 

@@ -43,3 +43,26 @@ def test_cli_paper(tmp_path):
     assert r.exit_code == 0, r.output
     assert (tmp_path / "res" / "paper" / "summarization.tex").read_text().count(r"\begin{tabular}") == 2
     assert "## Long-range dependencies (synth-affect)" in r.output
+
+
+def test_figures_are_written_and_not_trivial(tmp_path):
+    from benchmark.runner import RunRequest, run
+
+    tiny = ["n_sequences=16", "length=40", "epochs=1", "warmup=10", "rl_batch_size=8"]
+    for lag in (3, 9):
+        run(RunRequest(["synth-affect"], ["mlp", "mean"], seeds=[0, 1], overrides=[*tiny[:3], f"lag={lag}"],
+                       results=tmp_path / "res"))
+    run(RunRequest(["synth-affect"], ["rlmem"], overrides=[*tiny, "lag=3", "record_memory=true"],
+                   results=tmp_path / "res"))
+    r = CliRunner().invoke(app, ["paper", "--results", str(tmp_path / "res")])
+    assert r.exit_code == 0, r.output
+    figs = tmp_path / "res" / "paper" / "figures"
+    horizon = figs / "memory_horizon_synth-affect.png"
+    trace = next(figs.glob("memory_trace_synth-affect_rlmem_seed0.png"))
+    for png in (horizon, trace):
+        assert png.stat().st_size > 10_000 and png.with_suffix(".pdf").is_file()
+    import matplotlib.image
+
+    image = matplotlib.image.imread(horizon)
+    assert image.std() > 0.05  # lines, axes and labels: not a blank canvas
+    assert "![memory_horizon_synth-affect](figures/memory_horizon_synth-affect.png)" in r.output

@@ -1,0 +1,92 @@
+"""Figures people would rather look at than read, drawn from the records (PNG and PDF)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, out: Path, name: str) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / f"{name}.png", out / f"{name}.pdf"]
+    for p in paths:
+        fig.savefig(p, dpi=120, bbox_inches="tight")
+    _plt().close(fig)
+    return paths
+
+
+def memory_horizon(records: Iterable[dict], out: Path, task: str = "synth-affect") -> list[Path]:
+    """Test main score against the dependency lag, one line per model (mean over seeds, ± std)."""
+    points: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    main = None
+    for r in records:
+        if r["status"] != "completed" or r["task"]["name"] != task:
+            continue
+        lag = (((r.get("config") or {}).get("task") or {}).get("options") or {}).get("lag")
+        if lag is None:
+            continue
+        main = r["task"]["main_score"]
+        points[r["model"]["name"]][int(lag)].append(r["scores"]["test"][main])
+    if not points or all(len(v) < 2 for v in points.values()):
+        return []
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for model, by_lag in sorted(points.items()):
+        lags = sorted(by_lag)
+        mean = [np.mean(by_lag[x]) for x in lags]
+        std = [np.std(by_lag[x]) for x in lags]
+        ax.errorbar(lags, mean, yerr=std, marker="o", capsize=3, label=model)
+    ax.set_xscale("log")
+    ax.set_xlabel("dependency lag (segments)")
+    ax.set_ylabel(f"test {main}")
+    ax.set_title(f"Memory horizon on {task}")
+    ax.legend(fontsize=8)
+    return _save(fig, out, f"memory_horizon_{task}")
+
+
+def memory_trace(record: dict, out: Path) -> list[Path]:
+    """From a record made with ``record_memory=true``: predicted vs true targets along the sequence, the
+    memory slots over time, and each slot's correlation with the first target (valence)."""
+    trace = (record.get("diagnostics") or {}).get("memory_trace")
+    if not trace:
+        return []
+    slots = np.asarray(trace["slot_mean"])  # [S, N]
+    targets, preds = np.asarray(trace["targets"]), np.asarray(trace["predictions"])
+    corr = [np.corrcoef(slots[:, i], targets[:, 0])[0, 1] if slots[:, i].std() > 0 else 0.0
+            for i in range(slots.shape[1])]
+    plt = _plt()
+    fig, axes = plt.subplots(3, 1, figsize=(8, 8), gridspec_kw={"height_ratios": [2, 2, 1.2]})
+    names = ("valence", "arousal")
+    for j in range(targets.shape[1]):
+        axes[0].plot(targets[:, j], label=f"true {names[j] if j < 2 else j}", lw=1)
+        axes[0].plot(preds[:, j], label=f"predicted {names[j] if j < 2 else j}", lw=1, ls="--")
+    axes[0].set_title(f"{record['model']['name']} on {record['task']['name']}, sequence {trace.get('sequence')}")
+    axes[0].legend(fontsize=7, ncol=2)
+    im = axes[1].imshow(slots.T, aspect="auto", cmap="coolwarm", interpolation="nearest")
+    axes[1].set_ylabel("memory slot")
+    axes[1].set_xlabel("segment")
+    fig.colorbar(im, ax=axes[1], fraction=0.02)
+    axes[2].bar(range(len(corr)), corr)
+    axes[2].set_xlabel("memory slot")
+    axes[2].set_ylabel("corr. with valence")
+    fig.tight_layout()
+    return _save(fig, out, f"memory_trace_{record['task']['name']}_{record['model']['name']}_seed{record['seed']}")
+
+
+def all_figures(records: Sequence[dict], out: Path) -> list[Path]:
+    written = memory_horizon(records, out)
+    for r in records:
+        written += memory_trace(r, out)
+    return written
