@@ -111,14 +111,14 @@ def _mean_std(values: list[float]) -> tuple[float, float | None]:
     return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
 
 
-def _num(value: float, digits: int = 4) -> str:
+def format_number(value: float, digits: int = 4) -> str:
     text = f"{value:.{digits}f}"
     return text[1:] if text.startswith("-") and float(text) == 0 else text  # no "-0.0000"
 
 
-def _cell(stat: tuple[float, float | None], pm: str = "±") -> str:
+def format_stat(stat: tuple[float, float | None], pm: str = "±") -> str:
     mean, std = stat
-    return _num(mean) if std is None else f"{_num(mean)} {pm} {_num(std)}"
+    return format_number(mean) if std is None else f"{format_number(mean)} {pm} {format_number(std)}"
 
 
 def _arrow(hib: bool) -> str:
@@ -134,7 +134,7 @@ def render_markdown(boards: Sequence[Board]) -> str:
         out.append("|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|")
         for r in b.rows:
             name = f"{r.model} *(reference)*" if r.reference else r.model
-            cells = [name, str(r.n_seeds), f"{r.n_folds:g}", *[_cell(r.stats[m]) for m in b.metrics]]
+            cells = [name, str(r.n_seeds), f"{r.n_folds:g}", *[format_stat(r.stats[m]) for m in b.metrics]]
             out.append("| " + " | ".join(cells) + " |")
         out.append("")
         out.append("mean ± sample std over seeds (each seed averaged over its folds); "
@@ -162,7 +162,7 @@ def render_csv(boards: Sequence[Board]) -> str:
 _LATEX_ESCAPES = {"&": r"\&", "%": r"\%", "_": r"\_", "#": r"\#", "$": r"\$", "{": r"\{", "}": r"\}"}
 
 
-def _tex(text: str) -> str:
+def latex_escape(text: str) -> str:
     return "".join(_LATEX_ESCAPES.get(ch, ch) for ch in text)
 
 
@@ -176,13 +176,13 @@ def render_latex(boards: Sequence[Board]) -> str:
         out.append(f"% {b.title}")
         out.append(r"\begin{tabular}{" + cols + "}")
         out.append(r"\toprule")
-        head = ["Model", "$n$", *[f"{_tex(m)} {_TEX_ARROWS[b.higher_is_better[m]]}" for m in b.metrics]]
+        head = ["Model", "$n$", *[f"{latex_escape(m)} {_TEX_ARROWS[b.higher_is_better[m]]}" for m in b.metrics]]
         out.append(" & ".join(head) + r" \\")
         out.append(r"\midrule")
         for r in b.rows:
-            name = _tex(r.model) + (r" (ref.)" if r.reference else "")
+            name = latex_escape(r.model) + (r" (ref.)" if r.reference else "")
             cells = [name, str(r.n_seeds)]
-            cells += [_cell(r.stats[m], pm=r"$\pm$") for m in b.metrics]
+            cells += [format_stat(r.stats[m], pm=r"$\pm$") for m in b.metrics]
             out.append(" & ".join(cells) + r" \\")
         out.append(r"\bottomrule")
         out.append(r"\end{tabular}")

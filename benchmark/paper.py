@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from benchmark.leaderboard import Board, _cell, _tex, build_boards
+from benchmark.leaderboard import Board, build_boards, format_stat, latex_escape
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ def render_table_md(table: PaperTable, records: Sequence[dict], reported: dict[s
         out.append("|---|---:|" + "---:|" * len(metrics))
         for r in b.rows:
             name = f"{r.model} *(reference)*" if r.reference else r.model
-            out.append(f"| {name} | {r.n_seeds} | " + " | ".join(_cell(r.stats[m]) for m in metrics) + " |")
+            out.append(f"| {name} | {r.n_seeds} | " + " | ".join(format_stat(r.stats[m]) for m in metrics) + " |")
         out.append("")
     for key in table.reported:
         block = reported[key]
@@ -110,9 +110,9 @@ def render_table_tex(table: PaperTable, records: Sequence[dict], reported: dict[
     for b in _measured(records, table):
         metrics = [m for m in table.metrics if m in b.metrics]
         out += [r"\begin{tabular}{l" + "r" * (len(metrics) + 1) + "}", r"\toprule",
-                "Model & $n$ & " + " & ".join(_tex(m) for m in metrics) + r" \\", r"\midrule",
-                r"\multicolumn{" + str(len(metrics) + 2) + "}{l}{\\emph{Measured: " + _tex(b.title) + r"}} \\"]
-        out += [f"{_tex(r.model)} & {r.n_seeds} & " + " & ".join(_cell(r.stats[m], r"$\pm$") for m in metrics) + r" \\"
+                "Model & $n$ & " + " & ".join(latex_escape(m) for m in metrics) + r" \\", r"\midrule",
+                r"\multicolumn{" + str(len(metrics) + 2) + "}{l}{\\emph{Measured: " + latex_escape(b.title) + r"}} \\"]
+        out += [f"{latex_escape(r.model)} & {r.n_seeds} & " + " & ".join(format_stat(r.stats[m], r"$\pm$") for m in metrics) + r" \\"
                 for r in b.rows]
         out += [r"\bottomrule", r"\end{tabular}", ""]
     for key in table.reported:
@@ -121,10 +121,10 @@ def render_table_tex(table: PaperTable, records: Sequence[dict], reported: dict[
             continue
         cols = block["columns"]
         out += [r"\begin{tabular}{l" + "r" * len(cols) + "}", r"\toprule",
-                "Method (reported) & " + " & ".join(_tex(c) for c in cols) + r" \\", r"\midrule"]
-        out += [f"{_tex(row['name'])}$^\\dagger$ & " + " & ".join(row["values"]) + r" \\"
+                "Method (reported) & " + " & ".join(latex_escape(c) for c in cols) + r" \\", r"\midrule"]
+        out += [f"{latex_escape(row['name'])}$^\\dagger$ & " + " & ".join(row["values"]) + r" \\"
                 for row in block["rows"]]
-        out += [r"\bottomrule", r"\end{tabular}", f"% $^\\dagger$ reported: {_tex(block['setting'])}", ""]
+        out += [r"\bottomrule", r"\end{tabular}", f"% $^\\dagger$ reported: {latex_escape(block['setting'])}", ""]
     return "\n".join(out)
 
 
