@@ -1,6 +1,5 @@
 """Transformer and truncated-BPTT LSTM: causality, windows, truncation, learning."""
 
-import numpy as np
 import pytest
 import torch
 

@@ -12,7 +12,7 @@ from rlmem.memory import ActionLayout, WriteAction, address, read, write
 from rlmem.model import MemNetBPTTModel, MemoryNetOptions, RLMemModel, RLMemOptions
 from rlmem.networks import Actor, PostStateCritic
 from rlmem.noise import GaussianNoise, OrnsteinUhlenbeckNoise
-from rlmem.polyak import make_target, polyak_update
+from rlmem.polyak import polyak_update
 from rlmem.replay import ReplayBuffer
 from tasks.synthetic import SynthAffect, SynthAffectOptions
 

@@ -32,7 +32,7 @@ def write_fixture(root, n_videos=8, extra_audio_row="v1", seed=0):
 
 
 def test_fixture_loads_with_the_audio_quirk(tmp_path):
-    root = write_fixture(tmp_path / "tvsum")
+    write_fixture(tmp_path / "tvsum")
     data = TVSumClips(TVSumClipsOptions(), tmp_path).load()  # found under <data-root>/tvsum
     assert len(data.episodes) == 8 and len(data.folds) == 5
     assert data.info["audio_rows_trimmed"] == {"v1": 1}

@@ -9,13 +9,13 @@ from tasks import vsumm
 
 
 def brute_force(values, weights, capacity):
-    best, best_set = 0.0, ()
+    best = 0.0
     for r in range(len(values) + 1):
         for combo in itertools.combinations(range(len(values)), r):
             w = sum(weights[i] for i in combo)
             v = sum(values[i] for i in combo)
             if w <= capacity and v > best + 1e-12:
-                best, best_set = v, combo
+                best = v
     return best
 
 

@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = ("lstm", "lstm-tbptt", "transformer", "mlp", "rlmem", "memnet-bptt")
