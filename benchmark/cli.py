@@ -167,14 +167,11 @@ def run_cmd(
     plugin: List[str] = typer.Option([], "--plugin", help="module or .py file defining RLBENCH_MODELS / RLBENCH_TASKS"),
 ):
     """Train and score models on tasks; one record per (task, model, seed, fold)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from benchmark.runner import run
 
     _load_plugins(plugin)
     request = _request(task, model, seeds, folds, set_, data_root, results, resume)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=True) as progress:
+    with _progress() as progress:
         outcomes = run(request, _RichReporter(progress))
     _summary(outcomes, results)
 
@@ -197,16 +194,29 @@ def sweep_cmd(
     plugin: List[str] = typer.Option([], "--plugin", help="module or .py file defining RLBENCH_MODELS / RLBENCH_TASKS"),
 ):
     """Run a grid of cells in parallel (local processes or Ray); records are written by this process."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from benchmark.sweep import sweep
 
     _load_plugins(plugin)
     request = _request(task, model, seeds, folds, set_, data_root, results, resume)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=True) as progress:
+    with _progress() as progress:
         outcomes = sweep(request, grid, executor, workers, address, plugin, _RichReporter(progress))
     _summary(outcomes, results)
+
+
+def _exit_on_failures(outcomes) -> None:
+    """Name every failed cell on stderr and exit with status 1 (the other cells are done and recorded)."""
+    failed = [o for o in outcomes if o.status == "failed"]
+    for o in failed:
+        typer.echo(f"failed: {o.task} {o.model} seed {o.seed} fold {o.fold}: {o.error}  ({o.path})", err=True)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _progress():
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=console, transient=True)
 
 
 def _summary(outcomes, results: Path) -> None:
@@ -221,11 +231,7 @@ def _summary(outcomes, results: Path) -> None:
     if outcomes:
         console.print(f"main score: {outcomes[0].main_metric}; records in {results}", markup=False)
         console.print(f"leaderboard: rlbench table --results {results}", markup=False, soft_wrap=True)
-    failed = [o for o in outcomes if o.status == "failed"]
-    for o in failed:
-        typer.echo(f"failed: {o.task} {o.model} seed {o.seed} fold {o.fold}: {o.error}  ({o.path})", err=True)
-    if failed:
-        raise typer.Exit(1)
+    _exit_on_failures(outcomes)
 
 
 @app.command("ablate")
@@ -246,26 +252,19 @@ def ablate_cmd(
     plugin: List[str] = typer.Option([], "--plugin", help="module or .py file defining RLBENCH_MODELS / RLBENCH_TASKS"),
 ):
     """Run an ablation as a sweep and write its report (Markdown, CSV, LaTeX)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from benchmark.ablation import render_report, run_ablation, write_report
 
     _load_plugins(plugin)
     request = _request(task, ["-"], seeds, folds, set_, data_root, results, True)
     chosen = [v.strip() for v in values.split(",") if v.strip()]
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=True) as progress:
+    with _progress() as progress:
         board, reference, outcomes = run_ablation(kind, request, model, chosen, executor, workers, None, plugin,
                                                   _RichReporter(progress))
     files = render_report(board, kind, reference)
     written = write_report(files, out or results / "ablations", request.tasks[0], kind)
     typer.echo(files["md"])
     typer.echo("wrote " + ", ".join(str(p) for p in written))
-    failed = [o for o in outcomes if o.status == "failed"]
-    for o in failed:
-        typer.echo(f"failed: {o.task} {o.model} seed {o.seed} fold {o.fold}: {o.error}  ({o.path})", err=True)
-    if failed:
-        raise typer.Exit(1)
+    _exit_on_failures(outcomes)
 
 
 @app.command("paper")
