@@ -71,10 +71,11 @@ def default_data_root() -> Path:
     return Path(os.environ.get("RLBENCH_DATA", "~/.cache/rlbench")).expanduser()
 
 
-def _request(task, model, seeds, folds, overrides, data_root, results, resume):
+def _request(task, model, seeds, folds, overrides, data_root, results, resume, trace=False):
     from benchmark.runner import RunRequest
 
     return RunRequest(
+        trace=trace,
         tasks=_split_names(task),
         models=_split_names(model),
         seeds=parse_int_list(seeds, "--seeds"),
@@ -165,12 +166,13 @@ def run_cmd(
     results: Path = typer.Option(Path("results"), "--results", help="where records are written"),
     resume: bool = typer.Option(True, "--resume/--overwrite", help="skip cells that already have a finished record with the same config"),
     plugin: List[str] = typer.Option([], "--plugin", help="module or .py file defining RLBENCH_MODELS / RLBENCH_TASKS"),
+    trace: bool = typer.Option(False, "--trace", help="keep the first test sequence's predictions in each record (figures)"),
 ):
     """Train and score models on tasks; one record per (task, model, seed, fold)."""
     from benchmark.runner import run
 
     _load_plugins(plugin)
-    request = _request(task, model, seeds, folds, set_, data_root, results, resume)
+    request = _request(task, model, seeds, folds, set_, data_root, results, resume, trace)
     with _progress() as progress:
         outcomes = run(request, _RichReporter(progress))
     _summary(outcomes, results)
@@ -192,12 +194,13 @@ def sweep_cmd(
     workers: Optional[int] = typer.Option(None, "--workers", help="parallel cells [local: the machine's cores]"),
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (default: start a local one)"),
     plugin: List[str] = typer.Option([], "--plugin", help="module or .py file defining RLBENCH_MODELS / RLBENCH_TASKS"),
+    trace: bool = typer.Option(False, "--trace", help="keep the first test sequence's predictions in each record (figures)"),
 ):
     """Run a grid of cells in parallel (local processes or Ray); records are written by this process."""
     from benchmark.sweep import sweep
 
     _load_plugins(plugin)
-    request = _request(task, model, seeds, folds, set_, data_root, results, resume)
+    request = _request(task, model, seeds, folds, set_, data_root, results, resume, trace)
     with _progress() as progress:
         outcomes = sweep(request, grid, executor, workers, address, plugin, _RichReporter(progress))
     _summary(outcomes, results)

@@ -85,8 +85,44 @@ def memory_trace(record: dict, out: Path) -> list[Path]:
     return _save(fig, out, f"memory_trace_{record['task']['name']}_{record['model']['name']}_seed{record['seed']}")
 
 
+def prediction_trace(record: dict, out: Path) -> list[Path]:
+    """From a record made with ``--trace``: predictions against the truth along one test sequence. For
+    summarization, predicted importance against the annotators' (mean and range, rescaled to [0, 1])."""
+    trace = record.get("trace")
+    if not trace:
+        return []
+    preds, targets = np.asarray(trace["predictions"]), np.asarray(trace["targets"])
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    name = f"{record['model']['name']} on {record['task']['name']}, sequence {trace['sequence']}"
+    if "user_scores" in trace:
+        users = np.asarray(trace["user_scores"])
+        lo, hi = users.min(), users.max()
+        scaled = (users - lo) / (hi - lo) if hi > lo else users * 0
+        steps = np.arange(scaled.shape[1])
+        ax.fill_between(steps, scaled.min(0), scaled.max(0), color="0.85", label="annotators (range)")
+        ax.plot(steps, scaled.mean(0), color="0.3", lw=1, label="annotators (mean)")
+        p = preds[:, 0]
+        p = (p - p.min()) / (p.max() - p.min()) if p.max() > p.min() else p * 0
+        ax.plot(steps, p, color="C3", lw=1.2, label="predicted importance (rescaled)")
+        ax.set_ylabel("importance")
+        stem = "importance_trace"
+    else:
+        names = ("valence", "arousal")
+        for j in range(targets.shape[1]):
+            label = names[j] if targets.shape[1] == 2 else f"target {j}"
+            ax.plot(targets[:, j], lw=1, color=f"C{j}", label=f"true {label}")
+            ax.plot(preds[:, j], lw=1, ls="--", color=f"C{j}", label=f"predicted {label}")
+        ax.set_ylabel("value")
+        stem = "prediction_trace"
+    ax.set_xlabel("step")
+    ax.set_title(name)
+    ax.legend(fontsize=7, ncol=2)
+    return _save(fig, out, f"{stem}_{record['task']['name']}_{record['model']['name']}_seed{record['seed']}")
+
+
 def all_figures(records: Sequence[dict], out: Path) -> list[Path]:
     written = memory_horizon(records, out)
     for r in records:
-        written += memory_trace(r, out)
+        written += memory_trace(r, out) + prediction_trace(r, out)
     return written

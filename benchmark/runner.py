@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import resource
 import sys
+
+import numpy as np
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -65,6 +67,7 @@ class RunRequest:
     data_root: Path | None = None
     results: Path = Path("results")
     resume: bool = True
+    trace: bool = False  # keep the first test sequence's predictions in each record (for figures)
 
 
 @dataclass
@@ -179,7 +182,7 @@ def run(request: RunRequest, reporter: Reporter | None = None) -> list[CellOutco
                                       rec["scores"]["val"].get(main), rec["main_score"])
             else:
                 reporter.start_cell(label)
-                record = run_cell(pair, seed, fold, reporter)
+                record = run_cell(pair, seed, fold, reporter, request.trace)
                 write_record(path, record)
                 scores = record.get("scores") or {}
                 outcome = CellOutcome(
@@ -208,7 +211,7 @@ def _finished(path: Path, pair: _Pair) -> bool:
     )
 
 
-def run_cell(pair: _Pair, seed: int, fold_index: int, reporter: Reporter) -> dict[str, Any]:
+def run_cell(pair: _Pair, seed: int, fold_index: int, reporter: Reporter, trace: bool = False) -> dict[str, Any]:
     """Train and score one cell; any exception becomes a failed record, never a lost sweep."""
     meta = pair.task.metadata
     data = pair.data
@@ -271,6 +274,8 @@ def run_cell(pair: _Pair, seed: int, fold_index: int, reporter: Reporter) -> dic
         train_s = time.perf_counter() - t0
         t1 = time.perf_counter()
         scores = {"val": model.evaluate(pair.task, val), "test": model.evaluate(pair.task, test)}
+        if trace:
+            record["trace"] = _prediction_trace(model, test[0])
         if getattr(pair.resolved.model_options, "record_memory", False) and hasattr(model, "trace"):
             info.diagnostics["memory_trace"] = {"sequence": test[0].id, **model.trace(test[0])}
         eval_s = time.perf_counter() - t1
@@ -305,6 +310,20 @@ def run_cell(pair: _Pair, seed: int, fold_index: int, reporter: Reporter) -> dic
         "peak_rss_scope": "process high-water mark when the cell ended",
     }
     return record
+
+
+def _prediction_trace(model: Model, episode) -> dict[str, Any] | None:
+    """Predictions and targets along one test sequence (and its annotators' scores, where it has them).
+    Kept outside the config: asking for a trace never changes which cell a record belongs to."""
+    try:
+        preds = model.predict([episode])[episode.id]
+    except ValueError:  # reference rows without per-step predictions (human agreement)
+        return None
+    out = {"sequence": episode.id, "predictions": np.round(np.asarray(preds, dtype=float), 4).tolist(),
+           "targets": np.round(episode.targets.astype(float), 4).tolist()}
+    if "user_scores" in episode.meta:
+        out["user_scores"] = np.asarray(episode.meta["user_scores"], dtype=float).tolist()
+    return out
 
 
 def _peak_rss_mb() -> float:

@@ -34,6 +34,7 @@ class CellSpec:
     seed: int
     fold: int
     plugins: tuple[str, ...] = ()
+    trace: bool = False
 
 
 def expand_grid(grid: Sequence[str]) -> list[tuple[str, ...]]:
@@ -68,7 +69,7 @@ def execute_cell(spec: CellSpec) -> dict[str, Any]:
 
         torch.set_num_threads(int(os.environ["RLBENCH_WORKER_THREADS"]))
     pair = _prepared(spec.task, spec.model, spec.overrides, spec.data_root, spec.plugins)
-    return run_cell(pair, spec.seed, spec.fold, Reporter())
+    return run_cell(pair, spec.seed, spec.fold, Reporter(), spec.trace)
 
 
 def plan(request: RunRequest, grid: Sequence[str], plugins: Sequence[str]) -> Iterator[tuple[CellSpec, Path, Any]]:
@@ -80,7 +81,8 @@ def plan(request: RunRequest, grid: Sequence[str], plugins: Sequence[str]) -> It
                 path = record_path(request.results, pair.task_name, pair.model_name, pair.variant,
                                    pair.config_hash, seed, fold)
                 spec = CellSpec(pair.task_name, pair.model_name, applied_overrides(pair),
-                                str(request.data_root) if request.data_root else None, seed, fold, tuple(plugins))
+                                str(request.data_root) if request.data_root else None, seed, fold, tuple(plugins),
+                                request.trace)
                 yield spec, path, pair
 
 

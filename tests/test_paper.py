@@ -66,3 +66,24 @@ def test_figures_are_written_and_not_trivial(tmp_path):
     image = matplotlib.image.imread(horizon)
     assert image.std() > 0.05  # lines, axes and labels: not a blank canvas
     assert "![memory_horizon_synth-affect](figures/memory_horizon_synth-affect.png)" in r.output
+
+
+def test_traced_runs_give_prediction_and_importance_figures(tmp_path):
+    from benchmark.runner import RunRequest, run
+
+    run(RunRequest(["synth-summary"], ["mlp", "human"], trace=True, results=tmp_path / "res",
+                   overrides=["n_sequences=20", "length=80", "n_annotators=4", "epochs=1"]))
+    cli = CliRunner().invoke(app, ["sweep", "--task", "synth-affect", "--model", "mlp", "--trace", "--workers", "1",
+                                   "--results", str(tmp_path / "res"), "--set", "n_sequences=16", "--set",
+                                   "length=40", "--set", "lag=3", "--set", "epochs=1"])
+    assert cli.exit_code == 0, cli.output
+    records = {r["model"]["name"] + "/" + r["task"]["name"]: r for _, r in __import__(
+        "benchmark.records", fromlist=["iter_records"]).iter_records(tmp_path / "res")}
+    trace = records["mlp/synth-summary"]["trace"]
+    assert len(trace["predictions"]) == len(trace["targets"]) == 80 and len(trace["user_scores"]) == 4
+    assert records["human/synth-summary"]["trace"] is None  # no per-step predictions to keep
+    r = CliRunner().invoke(app, ["paper", "--results", str(tmp_path / "res")])
+    assert r.exit_code == 0, r.output
+    figs = tmp_path / "res" / "paper" / "figures"
+    for name in ("importance_trace_synth-summary_mlp_seed0.png", "prediction_trace_synth-affect_mlp_seed0.png"):
+        assert (figs / name).stat().st_size > 10_000 and (figs / name).with_suffix(".pdf").is_file()
