@@ -87,7 +87,7 @@ def memory_trace(record: dict, out: Path) -> list[Path]:
 
 def prediction_trace(record: dict, out: Path) -> list[Path]:
     """From a record made with ``--trace``: predictions against the truth along one test sequence. For
-    summarization, predicted importance against the annotators' (mean and range, rescaled to [0, 1])."""
+    summarization, predicted importance against the annotators' (mean and quartiles, rescaled to [0, 1])."""
     trace = record.get("trace")
     if not trace:
         return []
@@ -100,7 +100,8 @@ def prediction_trace(record: dict, out: Path) -> list[Path]:
         lo, hi = users.min(), users.max()
         scaled = (users - lo) / (hi - lo) if hi > lo else users * 0
         steps = np.arange(scaled.shape[1])
-        ax.fill_between(steps, scaled.min(0), scaled.max(0), color="0.85", label="annotators (range)")
+        q25, q75 = np.percentile(scaled, [25, 75], axis=0)
+        ax.fill_between(steps, q25, q75, color="0.85", label="annotators (25-75 %)")
         ax.plot(steps, scaled.mean(0), color="0.3", lw=1, label="annotators (mean)")
         p = preds[:, 0]
         p = (p - p.min()) / (p.max() - p.min()) if p.max() > p.min() else p * 0
