@@ -378,6 +378,39 @@ def _check_data(task_name: str, data_root: Optional[Path]):
     return True, lines, layout
 
 
+@data_app.command("download")
+@clean_errors
+def data_download_cmd(
+    task: str = typer.Argument(..., help="task name"),
+    url: Optional[str] = typer.Option(None, "--url", help="archive to fetch (zip or tar)"),
+    sha256: Optional[str] = typer.Option(None, "--sha256", help="the archive's sha256, as its publisher gives it"),
+    data_root: Optional[Path] = typer.Option(None, "--data-root", help="[env RLBENCH_DATA, else ~/.cache/rlbench]"),
+):
+    """Fetch a dataset archive (resumable, sha256-checked), unpack it safely, then verify the task's data."""
+    from urllib.parse import urlparse
+
+    from benchmark.download import DownloadError, download, safe_extract
+    from benchmark.runner import RunError, _task_class
+
+    cls = _task_class(task)
+    if not url or not sha256:
+        raise RunError(
+            f"no verified public source is recorded for {task!r} yet ({cls.metadata.data}); pass --url and "
+            "--sha256 (the archive's checksum from its publisher), or place the files by hand (rlbench data info)"
+        )
+    root = data_root if data_root is not None else default_data_root()
+    name = Path(urlparse(url).path).name or f"{task}.archive"
+    try:
+        archive = download(url, root / "downloads" / name, sha256)
+        safe_extract(archive, root)
+    except DownloadError as exc:
+        raise RunError(str(exc)) from exc
+    ok, lines, _ = _check_data(task, root)
+    typer.echo("\n".join([f"downloaded {archive}", *lines]))
+    if not ok:
+        raise typer.Exit(1)
+
+
 @data_app.command("info")
 @clean_errors
 def data_info_cmd(task: str = typer.Argument(..., help="task name"),

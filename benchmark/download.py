@@ -1,0 +1,108 @@
+"""Fetching a dataset archive: resumable HTTP download, sha256 check, extraction that cannot escape.
+
+Nothing here runs at test or run time on its own: only ``rlbench data download`` calls it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tarfile
+import urllib.error
+import urllib.request
+import zipfile
+from pathlib import Path, PurePosixPath
+from typing import Callable
+
+
+class DownloadError(RuntimeError):
+    pass
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def download(url: str, dest: Path, sha256: str, on_bytes: Callable[[int], None] | None = None,
+             timeout: float = 60.0) -> Path:
+    """Download ``url`` to ``dest`` unless a file with the right checksum is there. An interrupted
+    download resumes from its ``.part`` file (HTTP Range); a wrong checksum deletes it and raises."""
+    sha256 = sha256.lower()
+    if dest.is_file() and sha256_of(dest) == sha256:
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    offset = part.stat().st_size if part.exists() else 0
+    request = urllib.request.Request(url, headers={"Range": f"bytes={offset}-"} if offset else {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            resumed = offset and response.status == 206
+            with open(part, "ab" if resumed else "wb") as f:
+                while chunk := response.read(1 << 16):
+                    f.write(chunk)
+                    if on_bytes:
+                        on_bytes(len(chunk))
+    except (urllib.error.URLError, OSError) as exc:
+        raise DownloadError(f"{url}: download failed ({exc}); run the command again to resume") from exc
+    actual = sha256_of(part)
+    if actual != sha256:
+        part.unlink()
+        raise DownloadError(f"{url}: sha256 {actual} does not match the expected {sha256}; the file was deleted")
+    part.replace(dest)
+    return dest
+
+
+def _check_member(name: str, target: Path) -> Path:
+    path = PurePosixPath(name)
+    if path.is_absolute() or ".." in path.parts:
+        raise DownloadError(f"archive member {name!r} would be written outside {target}; refusing to extract")
+    out = (target / Path(*path.parts)).resolve()
+    if target.resolve() not in (out, *out.parents):
+        raise DownloadError(f"archive member {name!r} would be written outside {target}; refusing to extract")
+    return out
+
+
+def safe_extract(archive: Path, target: Path) -> list[Path]:
+    """Extract a .zip or .tar(.gz) into ``target``; any member that would land outside it (absolute
+    path, "..", or a link) stops the extraction before anything is written."""
+    target.mkdir(parents=True, exist_ok=True)
+    written = []
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as z:
+            members = z.infolist()
+            for m in members:
+                _check_member(m.filename, target)
+            for m in members:
+                out = _check_member(m.filename, target)
+                if m.is_dir():
+                    out.mkdir(parents=True, exist_ok=True)
+                    continue
+                out.parent.mkdir(parents=True, exist_ok=True)
+                with z.open(m) as src, open(out, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+                written.append(out)
+        return written
+    try:
+        tar = tarfile.open(archive)
+    except tarfile.TarError as exc:
+        raise DownloadError(f"{archive}: neither a zip nor a tar archive ({exc})") from exc
+    with tar:
+        members = tar.getmembers()
+        for m in members:
+            _check_member(m.name, target)
+            if m.issym() or m.islnk() or not (m.isfile() or m.isdir()):
+                raise DownloadError(f"archive member {m.name!r} is a link or special file; refusing to extract")
+        for m in members:
+            out = _check_member(m.name, target)
+            if m.isdir():
+                out.mkdir(parents=True, exist_ok=True)
+                continue
+            out.parent.mkdir(parents=True, exist_ok=True)
+            with tar.extractfile(m) as src, open(out, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+            written.append(out)
+    return written
