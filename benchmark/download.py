@@ -5,6 +5,7 @@ Nothing here runs at test or run time on its own: only ``rlbench data download``
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import shutil
 import tarfile
@@ -12,7 +13,7 @@ import urllib.error
 import urllib.request
 import zipfile
 from pathlib import Path, PurePosixPath
-from typing import Callable
+from typing import Callable, Iterator
 
 
 class DownloadError(RuntimeError):
@@ -66,43 +67,37 @@ def _check_member(name: str, target: Path) -> Path:
     return out
 
 
-def safe_extract(archive: Path, target: Path) -> list[Path]:
-    """Extract a .zip or .tar(.gz) into ``target``; any member that would land outside it (absolute
-    path, "..", or a link) stops the extraction before anything is written."""
-    target.mkdir(parents=True, exist_ok=True)
-    written = []
+@contextlib.contextmanager
+def _members(archive: Path) -> Iterator[list[tuple[str, bool, Callable]]]:
+    """(name, is_dir, open) for every member of a zip or tar archive; links and special files refused."""
     if zipfile.is_zipfile(archive):
         with zipfile.ZipFile(archive) as z:
-            members = z.infolist()
-            for m in members:
-                _check_member(m.filename, target)
-            for m in members:
-                out = _check_member(m.filename, target)
-                if m.is_dir():
-                    out.mkdir(parents=True, exist_ok=True)
-                    continue
-                out.parent.mkdir(parents=True, exist_ok=True)
-                with z.open(m) as src, open(out, "wb") as dst:
-                    shutil.copyfileobj(src, dst)
-                written.append(out)
-        return written
+            yield [(m.filename, m.is_dir(), lambda m=m: z.open(m)) for m in z.infolist()]
+        return
     try:
         tar = tarfile.open(archive)
     except tarfile.TarError as exc:
         raise DownloadError(f"{archive}: neither a zip nor a tar archive ({exc})") from exc
     with tar:
-        members = tar.getmembers()
-        for m in members:
-            _check_member(m.name, target)
+        for m in tar.getmembers():
             if m.issym() or m.islnk() or not (m.isfile() or m.isdir()):
                 raise DownloadError(f"archive member {m.name!r} is a link or special file; refusing to extract")
-        for m in members:
-            out = _check_member(m.name, target)
-            if m.isdir():
+        yield [(m.name, m.isdir(), lambda m=m: tar.extractfile(m)) for m in tar.getmembers()]
+
+
+def safe_extract(archive: Path, target: Path) -> list[Path]:
+    """Extract a .zip or .tar(.gz) into ``target``; any member that would land outside it (absolute
+    path, "..", or a link) stops the extraction before anything is written."""
+    target.mkdir(parents=True, exist_ok=True)
+    written = []
+    with _members(archive) as members:
+        destinations = [_check_member(name, target) for name, _, _ in members]  # all checked before any write
+        for (_, is_dir, open_member), out in zip(members, destinations):
+            if is_dir:
                 out.mkdir(parents=True, exist_ok=True)
                 continue
             out.parent.mkdir(parents=True, exist_ok=True)
-            with tar.extractfile(m) as src, open(out, "wb") as dst:
+            with open_member() as src, open(out, "wb") as dst:
                 shutil.copyfileobj(src, dst)
             written.append(out)
     return written

@@ -84,6 +84,16 @@ class CellOutcome:
     seconds: float = 0.0
     error: str | None = None
 
+    @classmethod
+    def from_record(cls, task: str, model: str, seed: int, fold: int, path: Path, main: str,
+                    record: dict[str, Any], skipped: bool = False) -> "CellOutcome":
+        """What a run reports of one cell; a skipped cell took no time in this run."""
+        scores = record.get("scores") or {}
+        return cls(task, model, seed, fold, "skipped" if skipped else record["status"], path, main,
+                   (scores.get("val") or {}).get(main), record.get("main_score"),
+                   0.0 if skipped else (record.get("timing") or {}).get("total_s", 0.0),
+                   (record.get("error") or {}).get("message"))
+
 
 class Reporter:
     """What the runner tells its caller; the CLI draws progress bars from it, tests stay silent."""
@@ -176,20 +186,14 @@ def run(request: RunRequest, reporter: Reporter | None = None) -> list[CellOutco
             path = record_path(request.results, pair.task_name, pair.model_name, pair.variant, pair.config_hash, seed, fold)
             label = f"{pair.task_name} · {pair.model_name} · seed {seed} · fold {fold}"
             main = pair.task.metadata.main_score
-            if request.resume and _finished(path, pair):
-                rec = load_record(path)
-                outcome = CellOutcome(pair.task_name, pair.model_name, seed, fold, "skipped", path, main,
-                                      rec["scores"]["val"].get(main), rec["main_score"])
+            skipped = request.resume and _finished(path, pair)
+            if skipped:
+                record = load_record(path)
             else:
                 reporter.start_cell(label)
                 record = run_cell(pair, seed, fold, reporter, request.trace)
                 write_record(path, record)
-                scores = record.get("scores") or {}
-                outcome = CellOutcome(
-                    pair.task_name, pair.model_name, seed, fold, record["status"], path, main,
-                    (scores.get("val") or {}).get(main), record.get("main_score"),
-                    record["timing"]["total_s"], (record.get("error") or {}).get("message"),
-                )
+            outcome = CellOutcome.from_record(pair.task_name, pair.model_name, seed, fold, path, main, record, skipped)
             outcomes.append(outcome)
             reporter.end_cell(outcome)
     return outcomes

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from benchmark.config import ConfigError
-from benchmark.records import record_path, write_record
+from benchmark.records import load_record, record_path, write_record
 from benchmark.runner import CellOutcome, Reporter, RunRequest, _finished, prepare, run_cell
 
 EXECUTORS = ("local", "ray")
@@ -108,35 +108,30 @@ def sweep(
         raise ConfigError(f"--executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
     reporter = reporter or Reporter()
     cells = list(plan(request, grid, plugins))
-    todo = [(s, p, pair) for s, p, pair in cells if not (request.resume and _finished(p, pair))]
     reporter.plan(len(cells))
-    outcomes = [_outcome(s, p, pair, "skipped") for s, p, pair in cells
-                if request.resume and _finished(p, pair)]
-    for outcome in outcomes:
-        reporter.end_cell(outcome)
+    todo, outcomes = [], []
+    for spec, path, pair in cells:
+        if request.resume and _finished(path, pair):
+            outcomes.append(_outcome(spec, path, pair, load_record(path), skipped=True))
+            reporter.end_cell(outcomes[-1])
+        else:
+            todo.append((spec, path, pair))
     by_spec = {s: (p, pair) for s, p, pair in todo}
 
     def done(spec: CellSpec, record: dict) -> None:
         path, pair = by_spec[spec]
         write_record(path, record)
-        outcome = _outcome(spec, path, pair, record["status"], record)
-        outcomes.append(outcome)
-        reporter.end_cell(outcome)
+        outcomes.append(_outcome(spec, path, pair, record))
+        reporter.end_cell(outcomes[-1])
 
     run = _run_ray if executor == "ray" else _run_local
     run([s for s, _, _ in todo], done, workers, address)
     return outcomes
 
 
-def _outcome(spec: CellSpec, path: Path, pair, status: str, record: dict | None = None) -> CellOutcome:
-    from benchmark.records import load_record
-
-    rec = record if record is not None else load_record(path)
-    scores = rec.get("scores") or {}
-    main = pair.task.metadata.main_score
-    return CellOutcome(spec.task, spec.model, spec.seed, spec.fold, status, path, main,
-                       (scores.get("val") or {}).get(main), rec.get("main_score"),
-                       (rec.get("timing") or {}).get("total_s", 0.0), (rec.get("error") or {}).get("message"))
+def _outcome(spec: CellSpec, path: Path, pair, record: dict, skipped: bool = False) -> CellOutcome:
+    return CellOutcome.from_record(spec.task, spec.model, spec.seed, spec.fold, path,
+                                   pair.task.metadata.main_score, record, skipped)
 
 
 def _run_local(specs: list[CellSpec], done: Callable, workers: int | None, address: str | None) -> None:

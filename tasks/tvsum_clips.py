@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,7 +122,7 @@ class TVSumClips(Task):
                     raise TaskDataError(f"{path}: missing ({name} features of video {vid!r})")
                 raw = path.read_bytes()
                 digest.update(hashlib.sha256(raw).digest())
-                x = np.load(path)
+                x = np.load(io.BytesIO(raw))  # read once: hashed above, parsed here
                 width = dict(MODALITIES)[name]
                 if x.ndim != 2 or x.shape[1] != width:
                     raise TaskDataError(f"{path}: shape {x.shape}, expected (n_clips, {width})")

@@ -112,3 +112,19 @@ def test_links_are_refused(tmp_path):
 def test_no_recorded_source_says_what_to_pass(tmp_path):
     r = CliRunner().invoke(app, ["data", "download", "tvsum", "--data-root", str(tmp_path)])
     assert r.exit_code == 2 and "pass --url and --sha256" in r.output
+
+
+def test_zip_archives_extract_and_refuse_escapes(tmp_path):
+    import zipfile
+
+    good, bad = tmp_path / "good.zip", tmp_path / "bad.zip"
+    with zipfile.ZipFile(good, "w") as z:
+        z.writestr("tvsum/readme.txt", "hi")
+        z.writestr("tvsum/empty/", "")
+    assert safe_extract(good, tmp_path / "out") == [(tmp_path / "out" / "tvsum" / "readme.txt").resolve()]
+    assert (tmp_path / "out" / "tvsum" / "empty").is_dir()
+    with zipfile.ZipFile(bad, "w") as z:
+        z.writestr("../evil.txt", "x")
+    with pytest.raises(DownloadError, match="outside"):
+        safe_extract(bad, tmp_path / "out2")
+    assert not (tmp_path / "evil.txt").exists()
