@@ -68,7 +68,9 @@ def build_boards(records: Iterable[dict[str, Any]], split: str = "test", tasks: 
     boards = []
     for task_key in sorted(set(groups) | set(failed)):
         t = task_meta[task_key]
-        metrics = list(t["leaderboard_metrics"])
+        # a metric some records lack (a variant that does not compute it) is left out rather than half-filled
+        scored = [r["scores"][split] for recs in groups[task_key].values() for r in recs]
+        metrics = [m for m in t["leaderboard_metrics"] if all(m in s for s in scored)]
         hib = {m: bool(t["higher_is_better"][m]) for m in metrics}
         board = Board(task_key[0], task_key[1], split, metrics, hib, failed=sorted(failed[task_key]))
         for (model, reference), recs in groups[task_key].items():

@@ -9,6 +9,14 @@ critic values the state after the write, z_t = (x_t, M_t = write(M_{t-1}, a_t)),
 with r_t = -MAE of the prediction read from M_t. The reward is recomputed from the stored target when a
 transition is sampled, so it always reflects the current reader. Every gradient here spans one memory
 step: the stored memories are leaves.
+
+With ``value="future"`` the critic leaves out the step's own reward, which is a known, differentiable
+function of the post-state, and learns only what comes after it:
+
+    W(z_t)  <-  (1 - done) * (r_{t+1} + gamma * W'(z_{t+1}))
+    actor:  maximise r_t(z_t) + gamma * W(z_t)    (the reader frozen; the gradient still spans one step)
+
+so the critic no longer has to carry the large, mostly action-independent level of the immediate reward.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ from typing import Callable, Iterator, Sequence
 import torch
 from torch import nn
 
-from rlmem.memory import ActionLayout, write
+from rlmem.memory import ActionLayout
 from rlmem.polyak import make_target, polyak_update
 
 RewardFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -37,6 +45,9 @@ class DDPGConfig:
     policy_delay: int = 1  # actor and target updates once every `policy_delay` critic updates
     target_noise: float = 0.0  # std of the smoothing noise on the target actor's action
     target_noise_clip: float = 0.5
+    value: str = "post-state"  # or "future": the critic learns only the reward after this step
+
+VALUE_MODES = ("post-state", "future")
 
 
 @contextlib.contextmanager
@@ -58,6 +69,8 @@ class DDPG:
             raise ValueError(f"gamma must be in [0, 1), got {config.gamma}")
         if config.policy_delay < 1 or config.target_noise < 0:
             raise ValueError("policy_delay must be >= 1 and target_noise >= 0")
+        if config.value not in VALUE_MODES:
+            raise ValueError(f"value must be one of {', '.join(VALUE_MODES)}, got {config.value!r}")
         critics = list(critics)
         self.actor, self.critic, self.critics, self.layout, self.config = actor, critics[0], critics, layout, config
         self.actor_target = make_target(actor)
@@ -69,7 +82,7 @@ class DDPG:
         self.updates = 0
 
     def after_write(self, memory: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        return write(memory, self.layout.split(action))
+        return self.layout.apply(memory, action)
 
     def critic_loss(self, batch: dict[str, torch.Tensor], reward_fn: RewardFn) -> tuple[torch.Tensor, torch.Tensor]:
         """MSE between V(z_t) and its one-step TD target; returns (loss, TD errors)."""
@@ -83,15 +96,26 @@ class DDPG:
                 next_action = self.layout.project(next_action + noise.clamp(-c.target_noise_clip, c.target_noise_clip))
             next_post = self.after_write(post, next_action)
             next_value = torch.stack([t(batch["x_next"], next_post) for t in self.critic_targets]).min(0).values
-            td_target = reward + c.gamma * (1.0 - batch["done"]) * next_value
+            if c.value == "future":
+                next_reward = reward_fn(batch["x_next"], next_post, batch["target_next"])
+                td_target = (1.0 - batch["done"]) * (next_reward + c.gamma * next_value)
+            else:
+                td_target = reward + c.gamma * (1.0 - batch["done"]) * next_value
         errors = [td_target - critic(batch["x"], post) for critic in self.critics]
         loss = sum((e**2).mean() for e in errors)
         return loss, errors[0].detach()
 
-    def actor_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    def actor_loss(self, batch: dict[str, torch.Tensor], reward_fn: RewardFn | None = None) -> torch.Tensor:
+        """Minus the critic's value of the actor's write (plus, for ``value="future"``, the step's reward:
+        ``reward_fn`` must then be differentiable in the memory and keep its own parameters frozen)."""
         action = self.actor(batch["x"], batch["memory"])
+        post = self.after_write(batch["memory"], action)
         with frozen(self.critic):
-            value = self.critic(batch["x"], self.after_write(batch["memory"], action))
+            value = self.critic(batch["x"], post)
+        if self.config.value == "future":
+            if reward_fn is None:
+                raise ValueError('value="future" needs the reward function in the actor loss')
+            value = reward_fn(batch["x"], post, batch["target"]) + self.config.gamma * value
         return -value.mean()
 
     def update(self, batch: dict[str, torch.Tensor], reward_fn: RewardFn) -> dict[str, float]:
@@ -109,7 +133,7 @@ class DDPG:
         if self.updates % self.config.policy_delay:
             return out
 
-        actor_loss = self.actor_loss(batch)
+        actor_loss = self.actor_loss(batch, reward_fn)
         self.actor_optimizer.zero_grad()
         actor_loss.backward()
         if clip > 0:

@@ -3,12 +3,16 @@
 Nothing here holds state, so the online actor, the target actor and replayed transitions can all apply
 the same write to any memory they like without stepping on each other.
 
-Write (NTM-style, with a retain gate in front):
+Write (NTM-style erase then add, with per-slot retain gates ``r in [0, 1]^N``, write weights ``w`` on the
+simplex over the N slots, erase vector ``e in [0, 1]^d`` and add vector ``a in [-1, 1]^d``). The paper
+names the four vectors but not how retain enters, so both readings are here:
 
-    M' = (r[:, :, None] * M) * (1 - w e^T) + w a^T
+    "scale" (default):  M' = (r * M) * (1 - w e^T) + w a^T         retain decays the old memory
+    "gate":             M' = r * M + (1 - r) * (M (1 - w e^T) + w a^T)   retain = 1 leaves a slot untouched
 
-with per-slot retain gates ``r in [0, 1]^N``, write weights ``w`` on the simplex over the N slots, erase
-vector ``e in [0, 1]^d`` and add vector ``a in [-1, 1]^d``.
+Under "scale" every step writes a full unit of weight somewhere, so content fades unless the policy
+learns to aim its writes; under "gate" a slot the policy does not open keeps its content exactly, the
+way an LSTM's coupled forget/input gate does.
 """
 
 from __future__ import annotations
@@ -26,12 +30,20 @@ class WriteAction:
     retain: torch.Tensor  # [B, N] in [0, 1]
 
 
+RETAIN_MODES = ("scale", "gate")
+
+
 @dataclass(frozen=True)
 class ActionLayout:
     """How the flat action vector of the policy splits into the four write actions."""
 
     slots: int
     width: int
+    retain: str = "scale"  # how the retain gate enters the write: "scale" or "gate"
+
+    def __post_init__(self) -> None:
+        if self.retain not in RETAIN_MODES:
+            raise ValueError(f"retain must be one of {', '.join(RETAIN_MODES)}, got {self.retain!r}")
 
     @property
     def size(self) -> int:
@@ -56,6 +68,11 @@ class ActionLayout:
         total = write.sum(-1, keepdim=True)
         write = torch.where(total > 1e-8, write / total.clamp(min=1e-8), torch.full_like(write, 1.0 / self.slots))
         return torch.cat([a.erase.clamp(0, 1), a.add.clamp(-1, 1), write, a.retain.clamp(0, 1)], dim=-1)
+
+    def apply(self, memory: torch.Tensor, flat: torch.Tensor) -> torch.Tensor:
+        """The memory after the write a flat action describes."""
+        action = self.split(flat)
+        return write(memory, action) if self.retain == "scale" else gated_write(memory, action)
 
     def saturation(self, flat: torch.Tensor, eps: float = 0.01) -> float:
         """Share of bounded action components within ``eps`` of a bound (a sign of a stuck policy)."""
@@ -85,3 +102,11 @@ def address(memory: torch.Tensor, key: torch.Tensor, sharpness: torch.Tensor | f
 def read(memory: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """Weighted sum of the slots: ``[B, N, d], [B, N] -> [B, d]``."""
     return torch.einsum("bn,bnd->bd", weights, memory)
+
+
+def gated_write(memory: torch.Tensor, action: WriteAction) -> torch.Tensor:
+    """Erase and add, then keep a share ``retain`` of each slot as it was: ``[B, N, d] -> [B, N, d]``."""
+    w = action.write.unsqueeze(-1)
+    written = memory * (1 - w * action.erase.unsqueeze(1)) + w * action.add.unsqueeze(1)
+    r = action.retain.unsqueeze(-1)
+    return r * memory + (1 - r) * written

@@ -26,10 +26,11 @@ from torch import nn
 from benchmark.episodes import Episode, FeatureScaler, select_modalities
 from benchmark.interfaces import FitInfo, Model, TrainBudget, TrainingLog, run_epochs
 from benchmark.selection import Selector
-from rlmem.ddpg import DDPG, DDPGConfig
-from rlmem.memory import ActionLayout, write
+from rlmem.ddpg import DDPG, DDPGConfig, frozen
+from rlmem.memory import ActionLayout
 from rlmem.networks import Actor, FusionEncoder, PostStateCritic, Reader
 from rlmem.noise import make_noise
+from rlmem.polyak import polyak_update
 from rlmem.replay import ReplayBuffer
 
 
@@ -44,6 +45,7 @@ class MemoryNetOptions:
     batch_size: int = 64  # sequences advanced in lockstep
     grad_clip: float = 1.0
     retain_bias: float = 3.0  # initial retain gate sigmoid(3) = 0.95: memory persists by default
+    retain: str = "scale"  # how retain enters the write: "scale" (decays old memory) or "gate" (skips the write)
     record_memory: bool = False  # store read weights and slot means along the first test sequence
 
 
@@ -64,6 +66,8 @@ class RLMemOptions(MemoryNetOptions):
     n_critics: int = 1
     policy_delay: int = 1
     target_noise: float = 0.0
+    value: str = "post-state"  # critic target: "post-state" (the paper's V(s')) or "future" (see rlmem.ddpg)
+    bptt_warmup: int = 0  # first epochs trained end to end by BPTT (a diagnostic: can RL keep a good policy?)
 
 
 @dataclass
@@ -90,7 +94,7 @@ class MemoryNetwork(Model):
         _check(options)
         chosen = select_modalities(spec, options.modalities)
         self.scaler = FeatureScaler([m for m, _ in chosen])
-        self.layout = ActionLayout(options.slots, options.width)
+        self.layout = ActionLayout(options.slots, options.width, options.retain)
         torch.manual_seed(seed)
         o = options
         self.net = nn.ModuleDict({
@@ -139,7 +143,7 @@ class MemoryNetwork(Model):
         preds, weights, slot_means = [], [], []
         for s in range(xs.shape[1]):
             x = xs[:, s]
-            memory = write(memory, self.layout.split(actor(x, memory)))
+            memory = self.layout.apply(memory, actor(x, memory))
             preds.append(reader(x, memory))
             if trace:
                 weights.append(reader.weights(x, memory))
@@ -179,39 +183,40 @@ class MemoryNetwork(Model):
         per_segment = ((pred - target) ** 2).mean(-1)
         return (per_segment * mask).sum() / mask.sum().clamp(min=1)
 
+    def bptt_epoch(self, train, optimizer, params, generator: torch.Generator) -> dict[str, float]:
+        """One epoch of end-to-end training, the write policy included, through each whole sequence."""
+        o = self.options
+        self.net.train()
+        order = torch.randperm(len(train), generator=generator).tolist()
+        losses = []
+        for start in range(0, len(order), o.batch_size):
+            seg = self.segments([train[i] for i in order[start: start + o.batch_size]])
+            xs = self.net["encoder"](seg.features, seg.mask)
+            memory = self.initial_memory(xs.shape[0])
+            preds = []
+            for s in range(xs.shape[1]):
+                memory = self.layout.apply(memory, self.net["actor"](xs[:, s], memory))
+                preds.append(self.net["reader"](xs[:, s], memory))
+            loss = self._supervised_loss(torch.stack(preds, 1), seg.targets, seg.mask)
+            optimizer.zero_grad()
+            loss.backward()
+            if o.grad_clip > 0:
+                nn.utils.clip_grad_norm_(params, o.grad_clip)
+            optimizer.step()
+            losses.append(loss.item())
+        return {"train_loss": float(np.mean(losses))}
+
 
 class MemNetBPTTModel(MemoryNetwork):
     description = "memory network, same architecture as rlmem, writes learnt by full BPTT"
 
     def fit(self, train, val, budget: TrainBudget, selector: Selector, log: TrainingLog) -> FitInfo:
-        o = self.options
         self.scaler.fit(train)
         generator = torch.Generator().manual_seed(self.seed)
         params = [*self.net.parameters(), self.memory_init]
-        optimizer = torch.optim.Adam(params, lr=o.lr)
-
-        def train_epoch() -> dict[str, float]:
-            self.net.train()
-            order = torch.randperm(len(train), generator=generator).tolist()
-            losses = []
-            for start in range(0, len(order), o.batch_size):
-                seg = self.segments([train[i] for i in order[start: start + o.batch_size]])
-                xs = self.net["encoder"](seg.features, seg.mask)
-                memory = self.initial_memory(xs.shape[0])
-                preds = []
-                for s in range(xs.shape[1]):
-                    memory = write(memory, self.layout.split(self.net["actor"](xs[:, s], memory)))
-                    preds.append(self.net["reader"](xs[:, s], memory))
-                loss = self._supervised_loss(torch.stack(preds, 1), seg.targets, seg.mask)
-                optimizer.zero_grad()
-                loss.backward()
-                if o.grad_clip > 0:
-                    nn.utils.clip_grad_norm_(params, o.grad_clip)
-                optimizer.step()
-                losses.append(loss.item())
-            return {"train_loss": float(np.mean(losses))}
-
-        info, best = run_epochs(budget, selector, log, train_epoch, lambda: self.predict(val), self._state)
+        optimizer = torch.optim.Adam(params, lr=self.options.lr)
+        info, best = run_epochs(budget, selector, log, lambda: self.bptt_epoch(train, optimizer, params, generator),
+                                lambda: self.predict(val), self._state)
         if best is not None:
             self._load(best)
         return info
@@ -223,6 +228,8 @@ class RLMemModel(MemoryNetwork):
 
     def __init__(self, options: RLMemOptions, spec, seed: int):
         super().__init__(options, spec, seed)
+        if options.bptt_warmup < 0:
+            raise ValueError(f"bptt_warmup must be >= 0, got {options.bptt_warmup}")
         for name in ("buffer_size", "rl_batch_size", "update_every", "chunk"):
             if getattr(options, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(options, name)}")
@@ -235,12 +242,13 @@ class RLMemModel(MemoryNetwork):
             critics.append(self.net[name])
         self.ddpg = DDPG(self.net["actor"], critics, self.layout, DDPGConfig(
             options.gamma, options.tau, options.actor_lr, options.critic_lr, options.grad_clip,
-            options.policy_delay, options.target_noise), generator=torch.Generator().manual_seed(seed + 3))
+            options.policy_delay, options.target_noise, value=options.value), generator=torch.Generator().manual_seed(seed + 3))
 
-    @torch.no_grad()
     def reward(self, x: torch.Tensor, memory_after: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Minus the MAE of the prediction read from the memory after the write."""
-        return -(self.net["reader"](x, memory_after) - target).abs().mean(-1)
+        """Minus the MAE of the prediction read from the memory after the write (differentiable in the
+        memory only: the reader learns from the supervised loss, never from the RL losses)."""
+        with frozen(self.net["reader"]):
+            return -(self.net["reader"](x, memory_after) - target).abs().mean(-1)
 
     def fit(self, train, val, budget: TrainBudget, selector: Selector, log: TrainingLog) -> FitInfo:
         o = self.options
@@ -251,15 +259,23 @@ class RLMemModel(MemoryNetwork):
         replay = ReplayBuffer(
             o.buffer_size,
             {"x": (h,), "memory": (o.slots, o.width), "action": (self.layout.size,), "target": (k,),
-             "x_next": (h,), "done": ()},
+             "x_next": (h,), "target_next": (k,), "done": ()},
             torch.Generator().manual_seed(self.seed + 2),
         )
         supervised = [*self.net["encoder"].parameters(), *self.net["reader"].parameters(), self.memory_init]
         optimizer = torch.optim.Adam(supervised, lr=o.lr)
-        steps = 0
+        end_to_end = [*supervised, *self.net["actor"].parameters()]
+        warmup_optimizer = torch.optim.Adam(end_to_end, lr=o.lr) if o.bptt_warmup > 0 else None
+        steps, epoch = 0, 0
 
         def train_epoch() -> dict[str, float]:
-            nonlocal steps
+            nonlocal steps, epoch
+            epoch += 1
+            if epoch <= o.bptt_warmup:
+                out = self.bptt_epoch(train, warmup_optimizer, end_to_end, order_gen)
+                if epoch == o.bptt_warmup:  # RL starts from the warmed-up policy, targets included
+                    polyak_update(self.net["actor"].parameters(), self.ddpg.actor_target.parameters(), 1.0)
+                return out
             self.net.train()
             stats = {"train_loss": [], "td_error": [], "critic_loss": [], "actor_loss": [], "saturation": []}
             order = torch.randperm(len(train), generator=order_gen).tolist()
@@ -296,13 +312,13 @@ class RLMemModel(MemoryNetwork):
                     s = c0 + j
                     x = xs[:, j].detach()
                     if pending is not None:
-                        self._store(replay, pending, x, done=~seg.mask[:, s])
+                        self._store(replay, pending, x, seg.targets[:, s], done=~seg.mask[:, s])
                     action = self.layout.project(actor(x, memory) + noise(torch.Size((batch, self.layout.size))))
                     if s % 50 == 0 and seg.mask[:, s].any():
                         stats["saturation"].append(self.layout.saturation(action[seg.mask[:, s]]))
                     if s == 0:
                         first_action = action
-                    memory_after = write(memory, self.layout.split(action))
+                    memory_after = self.layout.apply(memory, action)
                     pending = (x, memory, action, seg.targets[:, s], seg.mask[:, s])
                     posts.append(memory_after)
                     memory = memory_after
@@ -314,7 +330,7 @@ class RLMemModel(MemoryNetwork):
                             stats[key].append(value)
             post = torch.stack(posts, 1)
             if first_action is not None:  # the learnable initial memory gets its one-step gradient here
-                post = torch.cat([write(self.initial_memory(batch), self.layout.split(first_action)).unsqueeze(1),
+                post = torch.cat([self.layout.apply(self.initial_memory(batch), first_action).unsqueeze(1),
                                   post[:, 1:]], dim=1)
             loss = self._supervised_loss(reader(xs, post), seg.targets[:, c0:c1], seg.mask[:, c0:c1])
             optimizer.zero_grad()
@@ -324,12 +340,14 @@ class RLMemModel(MemoryNetwork):
             optimizer.step()
             stats["train_loss"].append(loss.item())
         if pending is not None:
-            self._store(replay, pending, torch.zeros_like(pending[0]), done=torch.ones(batch, dtype=torch.bool))
+            self._store(replay, pending, torch.zeros_like(pending[0]), torch.zeros_like(pending[3]),
+                        done=torch.ones(batch, dtype=torch.bool))
         return steps
 
     @staticmethod
-    def _store(replay: ReplayBuffer, pending, x_next: torch.Tensor, done: torch.Tensor) -> None:
+    def _store(replay: ReplayBuffer, pending, x_next: torch.Tensor, target_next: torch.Tensor,
+               done: torch.Tensor) -> None:
         x, memory, action, target, valid = pending
         if valid.any():
             replay.add(x=x[valid], memory=memory[valid], action=action[valid], target=target[valid],
-                       x_next=x_next[valid], done=done[valid].float())
+                       x_next=x_next[valid], target_next=target_next[valid], done=done[valid].float())

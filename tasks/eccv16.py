@@ -16,6 +16,14 @@ split are named options, written into every record:
   ``split=dsnet`` / ``split=pgl-sum`` read the published 5 random 80/20 splits (``<name>.yml`` from
   DSNet, ``<name>_splits.json`` from PGL-SUM) placed beside the h5 file; their test sets overlap and
   some videos are never tested; validation is carved from each training part.
+- ``rank=otani`` (TVSum default): Kendall tau-b and Spearman rho of the predicted scores, held over the
+  frames, against each of the 20 annotators' frame-level scores in ``ydata-tvsum50-anno.tsv`` (the TVSum
+  release; put it beside the h5), mean over annotators then videos (Otani et al., CVPR 2019).
+  ``rank=ca-sum``: the same at the sampled steps (the annotators' scores at ``picks``, i.e. [::15]),
+  as CA-SUM / PGL-SUM / CSTA compute it. The h5's ``video_N`` is the N-th video of the TSV; every
+  video's frame count is checked against it. ``rank=csta`` (SumMe only, no importance annotations):
+  the binary knapsack summary against the mean of the binary user summaries. ``rank=none``: F-score only
+  (SumMe's default).
 """
 
 from __future__ import annotations
@@ -37,6 +45,8 @@ from tasks.splits import check_folds, folds_sha256, make_folds
 
 PROTOCOLS = ("reference", "dsnet", "pgl-sum")
 SPLITS = ("kfold", "dsnet", "pgl-sum")
+RANKS = {"tvsum": ("otani", "ca-sum", "none"), "summe": ("csta", "none")}
+TVSUM_ANNOTATIONS = "ydata-tvsum50-anno.tsv"
 FIELDS = ("features", "gtscore", "user_summary", "change_points", "n_frame_per_seg", "n_frames", "picks")
 
 
@@ -47,6 +57,12 @@ class Eccv16Options:
     budget: float = 0.15
     val_fraction: float = 0.2
     split_seed: int = 0
+    rank: str = "otani"  # rank correlation protocol (see the module docstring)
+
+
+@dataclass
+class SumMeOptions(Eccv16Options):
+    rank: str = "none"  # SumMe has no importance annotations; "csta" names the one convention in use
 
 
 def _metadata(name: str, reduction: str) -> TaskMetadata:
@@ -57,8 +73,8 @@ def _metadata(name: str, reduction: str) -> TaskMetadata:
         description=f"{name.upper() if name == 'summe' else 'TVSum'} from the eccv16 h5 (GoogLeNet pool5 at 2 fps); "
                     f"F-score {reduction} over annotators",
         main_score="fscore",
-        higher_is_better={"fscore": True},
-        leaderboard_metrics=("fscore",),
+        higher_is_better={"fscore": True, "kendall": True, "spearman": True},
+        leaderboard_metrics=("fscore", "kendall", "spearman"),
         protocol={
             "summary": "hold step scores over picks; shot score = mean over its frames; exact 0/1 knapsack",
             "budget": 0.15,
@@ -66,6 +82,7 @@ def _metadata(name: str, reduction: str) -> TaskMetadata:
             "variant": "reference",
             "split": "kfold",
             "selection": "val.fscore",
+            "rank": RANKS[name][0],
         },
         citation="Zhang et al., ECCV 2016 (h5 packaging by K. Zhou); protocol: pytorch-vsumm-reinforce vsum_tools",
         data=f"eccv16_dataset_{name}_google_pool5.h5 (see README, 'Data')",
@@ -83,7 +100,7 @@ class Eccv16Task(Task):
 
     def protocol(self) -> dict:
         o = self.options
-        return {**self.metadata.protocol, "variant": o.protocol, "split": o.split, "budget": o.budget}
+        return {**self.metadata.protocol, "variant": o.protocol, "split": o.split, "budget": o.budget, "rank": o.rank}
 
     def h5_path(self) -> Path:
         if self.data_root is None:
@@ -101,6 +118,9 @@ class Eccv16Task(Task):
             raise ValueError(f"protocol must be one of {PROTOCOLS}, got {o.protocol!r}")
         if o.split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {o.split!r}")
+        ranks = RANKS[self.metadata.name]
+        if o.rank not in ranks:
+            raise ValueError(f"rank must be one of {ranks} for {self.metadata.name}, got {o.rank!r}")
         path = self.h5_path()
         with open_h5(path) as h5:
             episodes = {key: _read_video(h5[key], key, path) for key in sorted(h5.keys(), key=_natural)}
@@ -108,6 +128,13 @@ class Eccv16Task(Task):
             raise TaskDataError(f"{path}: no videos")
         folds, split_source = self._folds(path, list(episodes))
         hashes = {path.name: file_sha256(path)}
+        if o.rank in ("otani", "ca-sum"):
+            anno_path = path.parent / TVSUM_ANNOTATIONS
+            if not anno_path.is_file():
+                raise TaskDataError(f"{anno_path}: missing; rank={o.rank} needs the TVSum release's frame-level "
+                                    "annotations beside the h5 (or --set rank=none for F-score only)")
+            attach_annotations(episodes, read_tvsum_annotations(anno_path), anno_path)
+            hashes[anno_path.name] = file_sha256(anno_path)
         if split_source != "kfold":
             hashes[Path(split_source).name] = file_sha256(Path(split_source))
         spec = TaskSpec((("googlenet", 1024),), ("importance",), self.metadata.kind)
@@ -137,14 +164,39 @@ class Eccv16Task(Task):
         from tasks.predictions import aligned_predictions
 
         preds = aligned_predictions(predictions, episodes)
-        f = []
+        rows = []
         for ep in episodes:
-            m = ep.meta
-            frames = vsumm.frame_scores(preds[ep.id][:, 0], m["picks"], m["n_frames"])
+            m, scores = ep.meta, preds[ep.id][:, 0]
+            frames = vsumm.frame_scores(scores, m["picks"], m["n_frames"])
             summary = variant_summary(frames, m["change_points"], m["n_frames"], self.options.budget,
                                       self.options.protocol)
-            f.append(vsumm.summary_fscore(summary, m["user_summaries"], self.reduction))
-        return {"fscore": float(np.mean(f))}
+            row = {"fscore": vsumm.summary_fscore(summary, m["user_summaries"], self.reduction)}
+            rank = self.options.rank
+            if rank == "csta":
+                row["kendall"], row["spearman"] = vsumm.rank_correlations(
+                    summary.astype(np.float64), m["user_summaries"].mean(0, keepdims=True))
+            elif rank != "none":
+                if "user_scores" not in m:
+                    raise ValueError(f"video {ep.id!r} has no annotator scores for rank={rank}")
+                series, users = (frames, m["user_scores"]) if rank == "otani" else (scores, m["user_scores"][:, m["picks"]])
+                row["kendall"], row["spearman"] = vsumm.rank_correlations(series, users)
+            rows.append(row)
+        return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+
+    def evaluate_humans(self, episodes: Sequence[Episode]) -> dict[str, float]:
+        """Leave-one-annotator-out agreement (Otani et al.): F-score from the user summaries, and with
+        ``rank=otani|ca-sum`` tau and rho from the annotators' scores on the same grid as the models'."""
+        rows = []
+        for ep in episodes:
+            m, users = ep.meta, ep.meta["user_summaries"]
+            if self.options.rank in ("otani", "ca-sum"):
+                scores = m["user_scores"] if self.options.rank == "otani" else m["user_scores"][:, m["picks"]]
+                rows.append(vsumm.human_agreement(scores, users, self.reduction))
+            else:
+                rows.append({"fscore": float(np.mean([vsumm.summary_fscore(users[u], np.delete(users, u, axis=0),
+                                                                           self.reduction)
+                                                      for u in range(len(users))]))})
+        return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
 
 
 def variant_summary(frames: np.ndarray, cps: np.ndarray, n_frames: int, budget: float, variant: str) -> np.ndarray:
@@ -163,6 +215,48 @@ def variant_summary(frames: np.ndarray, cps: np.ndarray, n_frames: int, budget: 
     for i in vsumm.knapsack(values, lengths, capacity):
         summary[cps[i, 0]: cps[i, 1] + 1] = True
     return summary
+
+
+def read_tvsum_annotations(path: Path) -> list[tuple[str, np.ndarray]]:
+    """``ydata-tvsum50-anno.tsv``: ``video_id <tab> category <tab> comma-separated frame scores``, one line
+    per annotator; returns ``(video_id, scores [n_annotators, n_frames])`` in the file's video order."""
+    rows: dict[str, list[np.ndarray]] = {}
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = line.split("\t")
+        if len(parts) != 3:
+            raise TaskDataError(f"{path}: line {number} has {len(parts)} tab-separated fields, expected 3 "
+                                "(video_id, category, scores)")
+        try:
+            scores = np.array([float(v) for v in parts[2].split(",")])
+        except ValueError as exc:
+            raise TaskDataError(f"{path}: line {number} (video {parts[0]!r}): scores are not numbers ({exc})") from exc
+        if not np.all(np.isfinite(scores)):
+            raise TaskDataError(f"{path}: line {number} (video {parts[0]!r}): scores contain NaN or inf")
+        rows.setdefault(parts[0], []).append(scores)
+    out = []
+    for vid, users in rows.items():
+        if len({len(u) for u in users}) != 1:
+            raise TaskDataError(f"{path}: video {vid!r}: annotators give different numbers of frames "
+                                f"({sorted({len(u) for u in users})})")
+        if len(users) < 2:
+            raise TaskDataError(f"{path}: video {vid!r} has one annotator; rank correlation needs several")
+        out.append((vid, np.stack(users)))
+    return out
+
+
+def attach_annotations(episodes: dict[str, Episode], annotations: list[tuple[str, np.ndarray]], path: Path) -> None:
+    """Give the h5's ``video_N`` the N-th video of the TSV, after checking that the frame counts agree."""
+    if len(annotations) != len(episodes):
+        raise TaskDataError(f"{path}: {len(annotations)} videos but the h5 has {len(episodes)}")
+    for (key, ep), (vid, scores) in zip(episodes.items(), annotations):
+        if scores.shape[1] != ep.meta["n_frames"]:
+            raise TaskDataError(f"{path}: video {vid!r} has {scores.shape[1]} annotated frames but the h5's {key!r} "
+                                f"has n_frames={ep.meta['n_frames']} (the h5 and the TSV must list videos in the "
+                                "same order)")
+        ep.meta["user_scores"] = scores
+        ep.meta["video_id"] = vid
 
 
 def _natural(key: str) -> tuple:
@@ -229,5 +323,6 @@ class TVSum(Eccv16Task):
 
 
 class SumMe(Eccv16Task):
+    Options = SumMeOptions
     metadata = _metadata("summe", "max")
     reduction = "max"

@@ -119,12 +119,29 @@ def _spearman_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.divide(ra @ rb.T, denom, out=np.zeros_like(denom), where=denom > 0)
 
 
+PAIRWISE_MAX = 2_000  # beyond this many steps the all-pairs sign matrix takes too much memory
+
+
+def kendall_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Kendall tau-b between every row of ``a`` and of ``b``; long (frame-level) rows go through SciPy's
+    O(n log n) tau-b one pair at a time instead of the all-pairs sign matrix. Constant rows give 0."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape[1] <= PAIRWISE_MAX:
+        return _kendall_matrix(a, b)
+    out = np.zeros((len(a), len(b)))
+    for i, x in enumerate(a):
+        for j, y in enumerate(b):
+            if np.ptp(x) > 0 and np.ptp(y) > 0:
+                out[i, j] = stats.kendalltau(x, y).statistic
+    return out
+
+
 def rank_correlations(scores: np.ndarray, user_scores: np.ndarray) -> tuple[float, float]:
     """Otani et al. (CVPR 2019): Kendall tau-b and Spearman rho of the scores against each annotator,
     averaged over annotators. A constant series has no ranking information and counts as 0."""
     x = np.asarray(scores, dtype=np.float64)[None]
     users = np.asarray(user_scores, dtype=np.float64)
-    return float(_kendall_matrix(x, users).mean()), float(_spearman_matrix(x, users).mean())
+    return float(kendall_matrix(x, users).mean()), float(_spearman_matrix(x, users).mean())
 
 
 def human_agreement(user_scores: np.ndarray, user_summaries: np.ndarray, reduction: str) -> dict[str, float]:
@@ -139,7 +156,7 @@ def human_agreement(user_scores: np.ndarray, user_summaries: np.ndarray, reducti
     off_diagonal = ~np.eye(n, dtype=bool)  # every ordered pair of different annotators
     return {
         "fscore": float(np.mean(f)),
-        "kendall": float(_kendall_matrix(scores, scores)[off_diagonal].mean()),
+        "kendall": float(kendall_matrix(scores, scores)[off_diagonal].mean()),
         "spearman": float(_spearman_matrix(scores, scores)[off_diagonal].mean()),
     }
 

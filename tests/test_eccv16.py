@@ -13,8 +13,10 @@ from tasks import vsumm
 from tasks.eccv16 import Eccv16Options, SumMe, TVSum, variant_summary
 
 
-def write_eccv16(path, n_videos=12, n_users=5, seed=0, mutate=None):
+def write_eccv16(path, n_videos=12, n_users=5, seed=0, mutate=None, anno=True):
+    """An eccv16 h5 and, with ``anno``, a ``ydata-tvsum50-anno.tsv`` beside it (1-5 frame scores per user)."""
     rng = np.random.default_rng(seed)
+    lines = []
     with h5py.File(path, "w") as h5:
         for i in range(1, n_videos + 1):
             g = h5.create_group(f"video_{i}")
@@ -24,27 +26,32 @@ def write_eccv16(path, n_videos=12, n_users=5, seed=0, mutate=None):
             while bounds[-1] < n_frames:
                 bounds.append(min(n_frames, bounds[-1] + int(rng.integers(20, 60))))
             cps = np.array([[s, e - 1] for s, e in zip(bounds[:-1], bounds[1:])])
+            lengths = cps[:, 1] - cps[:, 0] + 1
             importance = rng.uniform(size=len(cps))
-            users = np.stack([vsumm.keyshot_summary(np.repeat(importance + rng.normal(0, 0.3, len(cps)),
-                                                              cps[:, 1] - cps[:, 0] + 1), cps, n_frames)
-                              for _ in range(n_users)]).astype(np.float32)
-            frame_imp = np.repeat(importance, cps[:, 1] - cps[:, 0] + 1)
+            user_frames = [np.repeat(importance + rng.normal(0, 0.3, len(cps)), lengths) for _ in range(n_users)]
+            users = np.stack([vsumm.keyshot_summary(u, cps, n_frames) for u in user_frames]).astype(np.float32)
+            frame_imp = np.repeat(importance, lengths)
             g["features"] = rng.normal(size=(len(picks), 1024)).astype(np.float32) + frame_imp[picks, None]
             g["gtscore"] = frame_imp[picks].astype(np.float32)
             g["user_summary"] = users
             g["change_points"] = cps
-            g["n_frame_per_seg"] = cps[:, 1] - cps[:, 0] + 1
+            g["n_frame_per_seg"] = lengths
             g["n_frames"] = n_frames
             g["picks"] = picks
             g["n_steps"] = len(picks)
             g["video_name"] = f"video {i}"
+            for u in user_frames:
+                levels = np.clip(np.round(1 + 4 * (u - u.min()) / np.ptp(u)), 1, 5).astype(int)
+                lines.append(f"vid{i:02d}\tVT\t{','.join(map(str, levels))}")
         if mutate is not None:
             mutate(h5)
+    if anno:
+        (path.parent / "ydata-tvsum50-anno.tsv").write_text("\n".join(lines) + "\n")
     return path
 
 
 def load(cls, root, **opts):
-    return cls(Eccv16Options(**opts), root).load()
+    return cls(cls.Options(**opts), root).load()
 
 
 def test_fixture_loads_and_the_oracle_scores_well(tmp_path):
@@ -63,7 +70,7 @@ def test_fixture_loads_and_the_oracle_scores_well(tmp_path):
 def test_summe_reduces_by_max_tvsum_by_mean(tmp_path):
     write_eccv16(tmp_path / "eccv16_dataset_summe_google_pool5.h5")
     shutil.copy(tmp_path / "eccv16_dataset_summe_google_pool5.h5", tmp_path / "eccv16_dataset_tvsum_google_pool5.h5")
-    s_task, t_task = SumMe(Eccv16Options(), tmp_path), TVSum(Eccv16Options(), tmp_path)
+    s_task, t_task = SumMe(SumMe.Options(), tmp_path), TVSum(TVSum.Options(rank="none"), tmp_path)
     eps = list(s_task.load().episodes.values())
     preds = {e.id: e.targets for e in eps}
     assert s_task.evaluate(preds, eps)["fscore"] > t_task.evaluate(preds, eps)["fscore"]
@@ -143,3 +150,82 @@ def test_cli_run_on_fixture_records_the_variant(tmp_path):
     r = CliRunner().invoke(app, ["run", "--task", "summe", "--data-root", str(tmp_path), "--model", "mlp",
                                  "--set", "protocol=vasnet", "--results", str(tmp_path / "res")])
     assert r.exit_code == 2 and "protocol must be one of" in r.output
+
+
+def _otani_by_hand(task, episodes, preds):
+    """Otani et al. written out with SciPy: frame-held scores against each annotator, mean, mean."""
+    from scipy import stats
+
+    taus = []
+    for e in episodes:
+        frames = vsumm.frame_scores(preds[e.id][:, 0], e.meta["picks"], e.meta["n_frames"])
+        taus.append(np.mean([stats.kendalltau(frames, u).statistic for u in e.meta["user_scores"]]))
+    return float(np.mean(taus))
+
+
+def test_tvsum_rank_correlation_follows_otani_on_frames(tmp_path):
+    write_eccv16(tmp_path / "eccv16_dataset_tvsum_google_pool5.h5")
+    task = TVSum(TVSum.Options(), tmp_path)
+    eps = list(task.load().episodes.values())
+    assert eps[0].meta["video_id"] == "vid01" and eps[0].meta["user_scores"].shape == (5, eps[0].meta["n_frames"])
+    oracle = {e.id: e.targets for e in eps}
+    scores = task.evaluate(oracle, eps)
+    assert scores["kendall"] == pytest.approx(_otani_by_hand(task, eps, oracle))
+    assert scores["kendall"] > 0.4 and scores["spearman"] > scores["kendall"]
+    rng = np.random.default_rng(1)
+    rand = task.evaluate({e.id: rng.uniform(size=(e.length, 1)) for e in eps}, eps)
+    assert abs(rand["kendall"]) < 0.05
+    # the CA-SUM variant correlates at the sampled steps: close to, but not the same number as, Otani's
+    ca = TVSum(TVSum.Options(rank="ca-sum"), tmp_path)
+    ca_scores = ca.evaluate(oracle, list(ca.load().episodes.values()))
+    assert ca_scores["kendall"] > 0.4 and ca_scores["kendall"] != pytest.approx(scores["kendall"], abs=1e-6)
+    human = task.evaluate_humans(eps)
+    assert set(human) == {"fscore", "kendall", "spearman"} and 0 < human["kendall"] < 1
+
+
+def test_summe_rank_correlation_only_under_the_named_csta_convention(tmp_path):
+    write_eccv16(tmp_path / "eccv16_dataset_summe_google_pool5.h5", anno=False)
+    plain = SumMe(SumMe.Options(), tmp_path)
+    eps = list(plain.load().episodes.values())
+    oracle = {e.id: e.targets for e in eps}
+    assert set(plain.evaluate(oracle, eps)) == {"fscore"}
+    csta = SumMe(SumMe.Options(rank="csta"), tmp_path)
+    scores = csta.evaluate(oracle, eps)
+    assert scores["kendall"] > 0.3 and scores["fscore"] == plain.evaluate(oracle, eps)["fscore"]
+    with pytest.raises(ValueError, match="rank must be one of \\('csta', 'none'\\) for summe"):
+        SumMe(SumMe.Options(rank="otani"), tmp_path).load()
+
+
+def _rewrite_tsv(tmp_path, edit):
+    path = tmp_path / "ydata-tvsum50-anno.tsv"
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(edit(lines)) + "\n")
+
+
+@pytest.mark.parametrize("edit, message", [
+    (None, "ydata-tvsum50-anno.tsv: missing; rank=otani needs"),
+    (lambda ls: ls[:-5], "11 videos but the h5 has 12"),
+    (lambda ls: [ls[0].replace(",", ",x,", 1), *ls[1:]], "line 1 \\(video 'vid01'\\): scores are not numbers"),
+    (lambda ls: [ls[0] + ",3", *ls[1:]], "video 'vid01': annotators give different numbers of frames"),
+    (lambda ls: [ls[0].replace("\t", " ", 1), *ls[1:]], "line 1 has 2 tab-separated fields"),
+    (lambda ls: [ls[0].replace(",", ",nan,", 1), *ls[1:]], "scores contain NaN"),
+    (lambda ls: [*(l.replace(",3", "", 1) for l in ls[:5]), *ls[5:]], "video 'vid01' has .* annotated frames but"),
+])
+def test_bad_tvsum_annotations_are_named(tmp_path, edit, message):
+    write_eccv16(tmp_path / "eccv16_dataset_tvsum_google_pool5.h5")
+    if edit is None:
+        (tmp_path / "ydata-tvsum50-anno.tsv").unlink()
+    else:
+        _rewrite_tsv(tmp_path, edit)
+    with pytest.raises(TaskDataError, match=message):
+        load(TVSum, tmp_path)
+
+
+def test_cli_tvsum_table_shows_fscore_tau_rho_beside_random_and_human(tmp_path):
+    write_eccv16(tmp_path / "eccv16_dataset_tvsum_google_pool5.h5")
+    r = CliRunner().invoke(app, ["run", "--task", "tvsum", "--data-root", str(tmp_path), "--model", "mlp,random,human",
+                                 "--folds", "0", "--set", "epochs=2", "--results", str(tmp_path / "res")])
+    assert r.exit_code == 0, r.output
+    t = CliRunner().invoke(app, ["table", "--results", str(tmp_path / "res")])
+    assert "| model | seeds | folds/seed | fscore ↑ | kendall ↑ | spearman ↑ |" in t.output
+    assert "human *(reference)*" in t.output and "random *(reference)*" in t.output

@@ -267,3 +267,75 @@ def test_td3_flags_twin_min_and_policy_delay():
     assert "actor_loss" not in out and all(torch.equal(a, p) for a, p in zip(before, actor.parameters()))
     out = ddpg.update(b, reward)
     assert "actor_loss" in out and not all(torch.equal(a, p) for a, p in zip(before, actor.parameters()))
+
+
+def test_gated_write_exact_values_and_a_closed_gate_keeps_the_slot():
+    from rlmem.memory import gated_write
+
+    memory = torch.tensor([[[1.0, 2.0], [3.0, 4.0]]])
+    action = WriteAction(erase=torch.tensor([[1.0, 0.0]]), add=torch.tensor([[0.5, -1.0]]),
+                         write=torch.tensor([[0.25, 0.75]]), retain=torch.tensor([[1.0, 0.5]]))
+    # slot 0: retain 1 keeps [1, 2] exactly, whatever is written
+    # slot 1: written = [3, 4] * (1 - 0.75 [1, 0]) + 0.75 [0.5, -1] = [1.125, 3.25]; 0.5 old + 0.5 written
+    expected = torch.tensor([[[1.0, 2.0], [2.0625, 3.625]]])
+    assert torch.allclose(gated_write(memory, action), expected)
+    flat = torch.cat([action.erase, action.add, action.write, action.retain], -1)
+    assert torch.allclose(ActionLayout(2, 2, "gate").apply(memory, flat), expected)
+    assert torch.allclose(ActionLayout(2, 2).apply(memory, flat), write(memory, action))
+    with pytest.raises(ValueError, match="retain must be one of scale, gate"):
+        ActionLayout(2, 2, "forget")
+
+
+def make_future_ddpg():
+    torch.manual_seed(0)
+    layout = ActionLayout(4, 3)
+    actor, critic = Actor(5, layout, 16, 3.0), PostStateCritic(5, 4, 3, 16)
+    return DDPG(actor, [critic], layout, DDPGConfig(gamma=0.9, value="future")), layout
+
+
+def test_future_value_critic_target_and_actor_loss():
+    from rlmem.ddpg import frozen
+
+    ddpg, layout = make_future_ddpg()
+    reader = torch.nn.Linear(3, 2)  # stands for the model's reader: the reward is differentiable in memory
+
+    def reward_fn(x, m, y):
+        with frozen(reader):
+            return -(reader(m.mean(1)) - y).abs().mean(-1)
+
+    b = batch(layout, n=4)
+    b["target_next"] = torch.randn(4, 2, generator=torch.Generator().manual_seed(5))
+    b["done"] = torch.tensor([0.0, 1.0, 0.0, 1.0])
+    _, td = ddpg.critic_loss(b, reward_fn)
+    with torch.no_grad():  # W(z_t) <- (1 - done) (r_{t+1} + gamma W'(z_{t+1}))
+        post = write(b["memory"], layout.split(b["action"]))
+        nxt = write(post, layout.split(ddpg.actor_target(b["x_next"], post)))
+        expected = (1 - b["done"]) * (reward_fn(None, nxt, b["target_next"]) + 0.9 * ddpg.critic_target(b["x_next"], nxt))
+        assert torch.allclose(td, expected - ddpg.critic(b["x"], post), atol=1e-6)
+    # the actor's objective adds the step's own reward; neither the critic nor the reader learns from it
+    with pytest.raises(ValueError, match="needs the reward function"):
+        ddpg.actor_loss(b)
+    loss = ddpg.actor_loss(b, reward_fn)
+    with torch.no_grad():
+        action = ddpg.actor(b["x"], b["memory"])
+        post = write(b["memory"], layout.split(action))
+        assert torch.allclose(loss, -(reward_fn(None, post, b["target"]) + 0.9 * ddpg.critic(b["x"], post)).mean())
+    loss.backward()
+    assert all(p.grad is None for p in [*ddpg.critic.parameters(), *reader.parameters()])
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in ddpg.actor.parameters())
+    with pytest.raises(ValueError, match="value must be one of"):
+        DDPG(ddpg.actor, [ddpg.critic], layout, DDPGConfig(value="q"))
+
+
+def test_bptt_warmup_trains_the_policy_end_to_end_then_hands_it_to_ddpg():
+    task, data, train, val, test = tiny_task()
+    model = RLMemModel(RLMemOptions(warmup=50, rl_batch_size=16, bptt_warmup=1, actor_lr=0.0), data.spec, seed=0)
+    actor_before = [p.clone() for p in model.net["actor"].parameters()]
+    fit(model, task, train, val, epochs=1)
+    actor = list(model.net["actor"].parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(actor, actor_before))  # BPTT moved the policy
+    for p, t in zip(actor, model.ddpg.actor_target.parameters()):  # and the target starts from it
+        assert torch.equal(p, t)
+    assert model.ddpg.updates == 0  # no RL in the warm-up epoch
+    with pytest.raises(ValueError, match="bptt_warmup must be >= 0"):
+        RLMemModel(RLMemOptions(bptt_warmup=-1), data.spec, seed=0)

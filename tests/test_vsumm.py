@@ -125,3 +125,17 @@ def test_human_agreement_hand_case():
     # F: annotator 0 vs {1, 2} = mean(1, 0) = 0.5, same for 1, annotator 2 vs {0, 1} = 0
     assert h["fscore"] == pytest.approx(1 / 3)
     assert vsumm.human_agreement(users, summaries, "max")["fscore"] == pytest.approx(2 / 3)
+
+
+def test_frame_level_series_take_the_long_path_and_agree(monkeypatch):
+    # tens of thousands of frames: SciPy's O(n log n) tau-b per annotator instead of the pairs matrix
+    from scipy import stats
+
+    rng = np.random.default_rng(3)
+    scores = rng.integers(0, 30, vsumm.PAIRWISE_MAX + 500).astype(float)
+    users = rng.integers(1, 6, (3, len(scores))) + scores / 10
+    long_tau, long_rho = vsumm.rank_correlations(scores, users)
+    assert long_tau == pytest.approx(np.mean([stats.kendalltau(scores, u).statistic for u in users]))
+    monkeypatch.setattr(vsumm, "PAIRWISE_MAX", 10**6)
+    assert vsumm.rank_correlations(scores, users) == pytest.approx((long_tau, long_rho))
+    assert vsumm.rank_correlations(np.ones(len(scores)), users) == (0.0, 0.0)
