@@ -4,6 +4,10 @@
 - ``update-rule``: the same memory trained by RL (rlmem), by BPTT (memnet-bptt), and an LSTM trained by
   truncated BPTT (lstm-tbptt); reference rlmem.
 - ``modality``: each single modality of the task against all of them fused; reference all.
+- ``rl-design``: the choices the paper leaves open in how rlmem learns its writes (how retain enters
+  the write, what the critic values, discount, TD3's fixes), two controls (the actor frozen at its
+  initialisation; the same memory trained by BPTT), and a probe: BPTT for the first two thirds of the
+  budget, then RL; does RL keep, improve or lose the policy it is handed? Reference: rlmem as published.
 """
 
 from __future__ import annotations
@@ -18,7 +22,18 @@ from benchmark.records import load_record
 from benchmark.runner import Reporter, RunRequest, prepare
 from benchmark.sweep import sweep
 
-ABLATIONS = ("memory-size", "update-rule", "modality")
+ABLATIONS = ("memory-size", "update-rule", "modality", "rl-design")
+
+RL_DESIGN = (  # (label, model, overrides); the first is the reference
+    ("rlmem (paper: DDPG, V(s'), retain scales)", "rlmem", ()),
+    ("retain gates the write", "rlmem", ("model.retain=gate",)),
+    ("critic values later rewards only", "rlmem", ("model.value=future",)),
+    ("discount 0.9", "rlmem", ("model.gamma=0.9",)),
+    ("TD3 fixes (twin critics, delay 2, smoothing)", "rlmem", ("model.n_critics=2", "model.policy_delay=2",
+                                                              "model.target_noise=0.2")),
+    ("control: actor frozen at init", "rlmem", ("model.actor_lr=0",)),
+    ("control: writes by BPTT (memnet-bptt)", "memnet-bptt", ()),
+)
 
 
 @dataclass(frozen=True)
@@ -43,6 +58,16 @@ def variants(kind: str, request: RunRequest, model: str | None, values: Sequence
         modalities = list(values) or [name for name, _ in pair.data.spec.modalities]
         return [Variant(f"{m} all", m, ("model.modalities=all",), reference=True)] + [
             Variant(f"{m} {name} only", m, (f"model.modalities={name}",)) for name in modalities]
+    if kind == "rl-design":
+        (pair,) = prepare(replace(request, models=["rlmem"]))
+        warm = max(1, round(2 * pair.resolved.budget.epochs / 3))
+        probes = [(f"probe: BPTT {warm} epochs, then RL", "rlmem", (f"model.bptt_warmup={warm}",)),
+                  (f"probe: BPTT {warm} epochs, then actor frozen", "rlmem",
+                   (f"model.bptt_warmup={warm}", "model.actor_lr=0"))]
+        chosen = [*RL_DESIGN, *probes]
+        if values:
+            chosen = chosen[:1] + [c for c in chosen[1:] if any(v in c[0] for v in values)]
+        return [Variant(label, m, overrides, reference=i == 0) for i, (label, m, overrides) in enumerate(chosen)]
     raise ConfigError(f"unknown ablation {kind!r}; choose one of {', '.join(ABLATIONS)}")
 
 

@@ -240,10 +240,10 @@ def _summary(outcomes, results: Path) -> None:
 @app.command("ablate")
 @clean_errors
 def ablate_cmd(
-    kind: str = typer.Argument(..., help="memory-size, update-rule or modality"),
+    kind: str = typer.Argument(..., help="memory-size, update-rule, modality or rl-design"),
     task: List[str] = typer.Option(..., "--task", "-t", help="the task to ablate on"),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="model whose memory size or modalities vary [rlmem]"),
-    values: str = typer.Option("", "--values", help="override the variants, e.g. 5,10 (sizes) or rlmem,lstm (rules)"),
+    values: str = typer.Option("", "--values", help="override the variants, e.g. 5,10 (sizes), rlmem,lstm (rules), retain,TD3 (rl-design: labels containing these)"),
     seeds: str = typer.Option("0", "--seeds", help="e.g. 0,1,2 or 0..4"),
     folds: str = typer.Option("all", "--folds", help="'all' or fold indices, e.g. 0,1"),
     set_: List[str] = typer.Option([], "--set", help="key=value applied to every variant"),
@@ -378,35 +378,58 @@ def _check_data(task_name: str, data_root: Optional[Path]):
     return True, lines, layout
 
 
+NO_SOURCE_HINTS = {
+    "liris-accede": "LIRIS-ACCEDE needs a signed license agreement: request it at liris-accede.ec-lyon.fr, then put "
+                    "continuous-annotations/ and your features/ under the data root (README, 'Data')",
+    "mediaeval18": "the MediaEval 2018 data come with LIRIS-ACCEDE's license agreement (liris-accede.ec-lyon.fr)",
+    "pmemo": "PMEmo2019 is shared through the Google Drive links in the HuiZhangDB/PMEmo README, with no published "
+             "checksum",
+}
+
+
 @data_app.command("download")
 @clean_errors
 def data_download_cmd(
     task: str = typer.Argument(..., help="task name"),
-    url: Optional[str] = typer.Option(None, "--url", help="archive to fetch (zip or tar)"),
+    url: Optional[str] = typer.Option(None, "--url", help="an archive to fetch instead (zip or tar)"),
     sha256: Optional[str] = typer.Option(None, "--sha256", help="the archive's sha256, as its publisher gives it"),
     data_root: Optional[Path] = typer.Option(None, "--data-root", help="[env RLBENCH_DATA, else ~/.cache/rlbench]"),
 ):
-    """Fetch a dataset archive (resumable, sha256-checked), unpack it safely, then verify the task's data."""
+    """Fetch a dataset from its recorded public source (every file sha256-checked; run again to resume),
+    or an archive you name with --url/--sha256 (unpacked safely); then verify the task's data."""
     from urllib.parse import urlparse
 
-    from benchmark.download import DownloadError, download, safe_extract
+    from benchmark.download import DownloadError, download, fetch_source, load_sources, safe_extract
     from benchmark.runner import RunError, _task_class
 
     cls = _task_class(task)
-    if not url or not sha256:
-        raise RunError(
-            f"no verified public source is recorded for {task!r} yet ({cls.metadata.data}); pass --url and "
-            "--sha256 (the archive's checksum from its publisher), or place the files by hand (rlbench data info)"
-        )
     root = data_root if data_root is not None else default_data_root()
-    name = Path(urlparse(url).path).name or f"{task}.archive"
-    try:
-        archive = download(url, root / "downloads" / name, sha256)
-        safe_extract(archive, root)
-    except DownloadError as exc:
-        raise RunError(str(exc)) from exc
+    source = load_sources().get(task)
+    if url or sha256:
+        if not (url and sha256):
+            raise RunError("--url and --sha256 go together: the archive and its checksum from its publisher")
+        name = Path(urlparse(url).path).name or f"{task}.archive"
+        try:
+            fetched = [download(url, root / "downloads" / name, sha256)]
+            safe_extract(fetched[0], root)
+        except DownloadError as exc:
+            raise RunError(str(exc)) from exc
+    elif source is not None:
+        console.print(f"{task}: {len(source.files)} file(s) from {source.origin}\nterms: {source.terms}", markup=False)
+        with _progress() as progress:
+            bar = progress.add_task("downloading", total=sum(f.bytes for f in source.files))
+            try:
+                fetched = fetch_source(source, root, on_bytes=lambda n: progress.advance(bar, n))
+            except DownloadError as exc:
+                raise RunError(str(exc)) from exc
+    else:
+        hint = NO_SOURCE_HINTS.get(task, f"no public source with a checksum is recorded for {task!r}")
+        raise RunError(f"{hint} ({cls.metadata.data}); place the files by hand (rlbench data info {task}) or pass "
+                       "--url and --sha256 for an archive you have a checksum for")
     ok, lines, _ = _check_data(task, root)
-    typer.echo("\n".join([f"downloaded {archive}", *lines]))
+    typer.echo("\n".join([f"fetched {len(fetched)} file(s) into {root}", *lines]))
+    if source is not None and source.not_covered and not ok:
+        typer.echo("still needed (no public source with a checksum): " + "; ".join(source.not_covered))
     if not ok:
         raise typer.Exit(1)
 

@@ -1,4 +1,5 @@
-"""Fetching a dataset archive: resumable HTTP download, sha256 check, extraction that cannot escape.
+"""Fetching datasets: resumable HTTP download, sha256 check, extraction that cannot escape, and the
+recorded public sources (``data/sources.json``: per task, files at pinned URLs with their checksums).
 
 Nothing here runs at test or run time on its own: only ``rlbench data download`` calls it.
 """
@@ -6,26 +7,58 @@ Nothing here runs at test or run time on its own: only ``rlbench data download``
 from __future__ import annotations
 
 import contextlib
-import hashlib
+import json
 import shutil
 import tarfile
 import urllib.error
 import urllib.request
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
+
+from benchmark.episodes import file_sha256
+
+SOURCES_PATH = Path(__file__).parent / "data" / "sources.json"
 
 
 class DownloadError(RuntimeError):
     pass
 
 
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+@dataclass(frozen=True)
+class SourceFile:
+    path: str  # where it goes, relative to the task's folder in the data root
+    url: str
+    sha256: str
+    bytes: int
+
+
+@dataclass(frozen=True)
+class Source:
+    task: str
+    target: str  # folder under the data root
+    origin: str
+    terms: str
+    files: tuple[SourceFile, ...]
+    not_covered: tuple[str, ...] = ()  # what the task also needs that has no source with a checksum
+
+
+def load_sources(path: Path | None = None) -> dict[str, Source]:
+    raw: dict[str, Any] = json.loads((path or SOURCES_PATH).read_text())
+    return {
+        task: Source(task, entry["target"], entry["origin"], entry["terms"],
+                     tuple(SourceFile(**f) for f in entry["files"]), tuple(entry.get("not_covered", ())))
+        for task, entry in raw.items() if not task.startswith("_")
+    }
+
+
+def fetch_source(source: Source, root: Path, on_bytes: Callable[[int], None] | None = None) -> list[Path]:
+    """Every file of a recorded source into ``root / source.target``, each checked against its sha256
+    (files already there with the right checksum are kept, so an interrupted fetch resumes)."""
+    target = root / source.target
+    destinations = [_check_member(f.path, target) for f in source.files]  # all checked before any fetch
+    return [download(f.url, dest, f.sha256, on_bytes) for f, dest in zip(source.files, destinations)]
 
 
 def download(url: str, dest: Path, sha256: str, on_bytes: Callable[[int], None] | None = None,
@@ -33,7 +66,7 @@ def download(url: str, dest: Path, sha256: str, on_bytes: Callable[[int], None] 
     """Download ``url`` to ``dest`` unless a file with the right checksum is there. An interrupted
     download resumes from its ``.part`` file (HTTP Range); a wrong checksum deletes it and raises."""
     sha256 = sha256.lower()
-    if dest.is_file() and sha256_of(dest) == sha256:
+    if dest.is_file() and file_sha256(dest) == sha256:
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
@@ -49,7 +82,7 @@ def download(url: str, dest: Path, sha256: str, on_bytes: Callable[[int], None] 
                         on_bytes(len(chunk))
     except (urllib.error.URLError, OSError) as exc:
         raise DownloadError(f"{url}: download failed ({exc}); run the command again to resume") from exc
-    actual = sha256_of(part)
+    actual = file_sha256(part)
     if actual != sha256:
         part.unlink()
         raise DownloadError(f"{url}: sha256 {actual} does not match the expected {sha256}; the file was deleted")

@@ -5,7 +5,9 @@ This is the one module that tasks, baselines and rlmem share: models never impor
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -139,3 +141,12 @@ class FeatureScaler:
             x /= self.std
             x *= mask[..., None]
         return x, y, mask
+
+
+def file_sha256(path: Path) -> str:
+    """The fingerprint of a data file as records and download checks use it."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

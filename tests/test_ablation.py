@@ -17,11 +17,15 @@ def sets(items):
     ("memory-size", ["--values", "1,10"], ["rlmem N=1", "rlmem N=10"]),
     ("update-rule", ["--values", "rlmem,lstm-tbptt"], ["rlmem", "lstm-tbptt"]),
     ("modality", ["--model", "mlp", "--values", "audio,face"], ["mlp all", "mlp audio only", "mlp face only"]),
+    ("rl-design", ["--values", "retain,probe: BPTT 2 epochs, then RL"],
+     ["rlmem (paper: DDPG, V(s'), retain scales)", "retain gates the write", "probe: BPTT 2 epochs, then RL"]),
 ])
 def test_ablations_write_reports(tmp_path, kind, args, rows):
     extra = FAST_RL if kind != "modality" else ["epochs=2"]
     if kind == "update-rule":
         extra = ["model.warmup=10", "model.rl_batch_size=8", "epochs=2"]
+    if kind == "rl-design":  # a budget of 3 epochs: the probe warms up for 2
+        extra = ["model.warmup=10", "model.rl_batch_size=8", "epochs=3"]
     r = CliRunner().invoke(app, ["ablate", kind, "--task", "synth-affect", "--results", str(tmp_path / "res"),
                                  "--workers", "1", *args, *sets([*TINY_AFFECT[:3], *extra])])
     assert r.exit_code == 0, r.output

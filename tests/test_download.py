@@ -3,6 +3,7 @@
 import hashlib
 import http.server
 import io
+import json
 import tarfile
 import threading
 from pathlib import Path
@@ -109,9 +110,71 @@ def test_links_are_refused(tmp_path):
         safe_extract(archive, tmp_path / "target")
 
 
-def test_no_recorded_source_says_what_to_pass(tmp_path):
-    r = CliRunner().invoke(app, ["data", "download", "tvsum", "--data-root", str(tmp_path)])
-    assert r.exit_code == 2 and "pass --url and --sha256" in r.output
+@pytest.mark.parametrize("task, hint", [("pmemo", "Google Drive links in the HuiZhangDB/PMEmo README"),
+                                        ("liris-accede", "request it at liris-accede.ec-lyon.fr")])
+def test_no_recorded_source_says_where_to_get_it(tmp_path, task, hint):
+    r = CliRunner().invoke(app, ["data", "download", task, "--data-root", str(tmp_path)])
+    assert r.exit_code == 2 and hint in r.output and "pass --url and --sha256" in r.output
+    r = CliRunner().invoke(app, ["data", "download", task, "--url", "http://127.0.0.1:9/x.zip"])
+    assert r.exit_code == 2 and "--url and --sha256 go together" in r.output
+
+
+def _manifest(tmp_path, served: Path, base: str) -> Path:
+    files = sorted(p for p in served.rglob("*") if p.is_file())
+    entry = {"target": "tvsum", "origin": "loopback", "terms": "test", "not_covered": ["nothing"],
+             "files": [{"path": str(p.relative_to(served)), "url": f"{base}/{p.relative_to(served)}",
+                        "sha256": hashlib.sha256(p.read_bytes()).hexdigest(), "bytes": p.stat().st_size}
+                       for p in files]}
+    path = tmp_path / "sources.json"
+    path.write_text(json.dumps({"_about": "test", "tvsum-clips": entry}))
+    return path
+
+
+def test_recorded_source_fetches_every_file_checked_then_verifies(tmp_path, server, monkeypatch):
+    import benchmark.download as dl
+
+    served, base = server
+    write_fixture(served)
+    monkeypatch.setattr(dl, "SOURCES_PATH", _manifest(tmp_path, served, base))
+    root = tmp_path / "data"
+    r = CliRunner().invoke(app, ["data", "download", "tvsum-clips", "--data-root", str(root)])
+    assert r.exit_code == 0, r.output
+    assert "status: OK" in r.output and (root / "tvsum" / "tvsum_anno.json").is_file()
+    assert (root / "tvsum" / "video_features").is_dir()
+    # a file changed at the source fails its checksum, is deleted, and the message names it
+    victim = next((served / "audio_features").iterdir())
+    victim.write_bytes(victim.read_bytes() + b"tampered")
+    (root / "tvsum" / "audio_features" / victim.name).unlink()
+    r = CliRunner().invoke(app, ["data", "download", "tvsum-clips", "--data-root", str(root)])
+    assert r.exit_code == 2 and victim.name in r.output and "does not match" in r.output
+    assert not (root / "tvsum" / "audio_features" / victim.name).exists()
+
+
+def test_recorded_source_paths_cannot_escape(tmp_path):
+    from benchmark.download import Source, SourceFile, fetch_source
+
+    bad = Source("x", "tvsum", "o", "t", (SourceFile("../evil.npy", "http://127.0.0.1:9/e", "0" * 64, 1),))
+    with pytest.raises(DownloadError, match="outside"):
+        fetch_source(bad, tmp_path)
+
+
+def test_committed_sources_are_pinned_and_match_the_local_copy(shared_data):
+    import re
+
+    from benchmark.download import load_sources
+    from benchmark.episodes import file_sha256
+
+    sources = load_sources()
+    clips = sources["tvsum-clips"]
+    paths = {f.path for f in clips.files}
+    assert "tvsum_anno.json" in paths and len(paths) == 151  # the annotations + rgb, flow, audio of 50 videos
+    for source in sources.values():
+        for f in source.files:
+            assert re.fullmatch(r"https://raw\.githubusercontent\.com/[^/]+/[^/]+/[0-9a-f]{40}/.+", f.url), f.url
+            assert re.fullmatch(r"[0-9a-f]{64}", f.sha256) and f.bytes > 0
+            local = shared_data / source.target / f.path
+            if local.is_file():  # the shared copy was taken from the same public blobs
+                assert local.stat().st_size == f.bytes and file_sha256(local) == f.sha256, f.path
 
 
 def test_zip_archives_extract_and_refuse_escapes(tmp_path):
