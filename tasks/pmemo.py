@@ -6,6 +6,11 @@
 ``--data-root`` may name that folder or a folder holding it as ``pmemo/``. Annotations and features are
 joined on (musicId, frameTime); annotated frames without features are dropped and counted. The first
 15 s of each song carry no annotation in the release, so the sequences start at 15.5 s.
+
+Splits: ``split=kfold`` (default) makes song-level disjoint folds, each song tested once;
+``split=official`` holds out the 77 test songs of the dataset's own dynamic baseline (songs shuffled with
+``random_state=3``, first 10 %; the list as that notebook prints it), one fold, validation carved from the
+rest, so numbers compare with the baseline's published RMSEs.
 """
 
 from __future__ import annotations
@@ -18,18 +23,28 @@ from typing import Sequence
 
 import numpy as np
 
-from benchmark.episodes import Episode, TaskData, TaskSpec
+from benchmark.episodes import Episode, Fold, TaskData, TaskSpec
 from benchmark.interfaces import Task, TaskDataError, TaskMetadata, TrainBudget
 from tasks import regression_metrics
 from tasks.files import file_sha256
 from tasks.splits import folds_sha256, make_folds
+
+SPLITS = ("kfold", "official")
+# HuiZhangDB/PMEmo dynamic_MER.ipynb @ 65e5f78, output of the cell that draws the test songs
+OFFICIAL_TEST_SONGS = (
+    63, 490, 34, 743, 104, 177, 79, 894, 14, 668, 683, 151, 504, 516, 355, 98, 97, 579, 892, 837, 152, 169, 388,
+    391, 561, 850, 985, 958, 572, 514, 625, 791, 517, 507, 501, 1000, 803, 457, 403, 670, 51, 798, 59, 531, 466,
+    503, 794, 568, 279, 103, 350, 917, 428, 417, 393, 571, 354, 283, 906, 149, 56, 128, 742, 993, 94, 754, 199,
+    57, 576, 463, 284, 126, 488, 253, 227, 730, 861,
+)
 
 ANNOTATION_COLUMNS = ("musicId", "frameTime", "Arousal(mean)", "Valence(mean)")
 
 
 @dataclass
 class PMEmoOptions:
-    n_folds: int = 5  # song-level folds: no song in two parts
+    split: str = "kfold"  # or "official" (the dataset's own 10 % test songs)
+    n_folds: int = 5  # song-level folds (split=kfold): no song in two parts
     val_fraction: float = 0.2
     split_seed: int = 0
 
@@ -99,12 +114,14 @@ class PMEmo(Task):
         kind="affect_regression",
         description="PMEmo2019 dynamic: 2 Hz valence/arousal in [0, 1] of song choruses, openSMILE features",
         main_score="rmse",
-        higher_is_better={**regression_metrics.HIGHER_IS_BETTER, "rmse_per_song": False},
-        leaderboard_metrics=("rmse", "rmse_per_song", "rmse/valence", "rmse/arousal", "pearson/valence", "pearson/arousal"),
+        higher_is_better={**regression_metrics.HIGHER_IS_BETTER, "rmse_per_song": False,
+                          "rmse_per_song/valence": False, "rmse_per_song/arousal": False},
+        leaderboard_metrics=("rmse", "rmse_per_song", "rmse/valence", "rmse_per_song/valence", "rmse/arousal",
+                             "rmse_per_song/arousal", "pearson/valence", "pearson/arousal"),
         protocol={
             "metrics": "RMSE across segments (pooled, main) and across songs (mean of per-song RMSE), Pearson r, "
                        "as the official PMEmo dynamic baseline (dynamic_MER.ipynb) reports RMSE both ways",
-            "splits": "song-level disjoint folds (the official notebook holds out 10 % of songs)",
+            "splits": "song-level disjoint folds; split=official: the dataset's own 77 held-out test songs",
             "selection": "val.rmse",
         },
         citation="Zhang et al., The PMEmo Dataset for Music Emotion Recognition, ICMR 2018",
@@ -123,7 +140,12 @@ class PMEmo(Task):
         raise TaskDataError(f"{base}: no annotations/dynamic_annotations.csv there or in {base / 'pmemo'} "
                             "(PMEmo2019 from the Google Drive links in the HuiZhangDB/PMEmo README)")
 
+    def protocol(self) -> dict:
+        return {**self.metadata.protocol, "split": self.options.split}
+
     def load(self) -> TaskData:
+        if self.options.split not in SPLITS:
+            raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {self.options.split!r}")
         root = self.root()
         ann_path, feat_path = root / "annotations" / "dynamic_annotations.csv", root / "features" / "dynamic_features.csv"
         annotations = read_annotations(ann_path)
@@ -140,11 +162,30 @@ class PMEmo(Task):
             x = np.stack([features[song][t] for t in times]).astype(np.float32)
             y = np.array([annotations[song][t] for t in times], dtype=np.float32)
             episodes[song] = Episode(song, {"audio": x}, y, {"frame_time": np.array(times)})
-        folds = make_folds(list(episodes), self.options.n_folds, self.options.val_fraction, self.options.split_seed)
+        info: dict = {"annotated_frames_without_features": dropped}
+        if self.options.split == "official":
+            folds, info["official_test_songs_missing"] = self._official_fold(list(episodes), ann_path)
+        else:
+            folds = make_folds(list(episodes), self.options.n_folds, self.options.val_fraction, self.options.split_seed)
         spec = TaskSpec((("audio", len(names)),), ("valence", "arousal"), self.metadata.kind)
         return TaskData(episodes, folds, spec,
                         {"dynamic_annotations.csv": file_sha256(ann_path), "dynamic_features.csv": file_sha256(feat_path)},
-                        folds_sha256(folds), info={"annotated_frames_without_features": dropped})
+                        folds_sha256(folds), info=info)
+
+    def _official_fold(self, songs: list[str], ann_path: Path) -> tuple[list[Fold], list[int]]:
+        official = {str(s) for s in OFFICIAL_TEST_SONGS}
+        test = [s for s in songs if s in official]
+        missing = sorted(int(s) for s in official - set(songs))
+        if not test:
+            raise TaskDataError(f"{ann_path}: none of the 77 official PMEmo test songs is annotated here; "
+                                "use --set split=kfold")
+        rest = [s for s in songs if s not in official]
+        rng = np.random.default_rng(self.options.split_seed)
+        n_val = max(1, round(self.options.val_fraction * len(rest)))
+        val = set(rng.choice(len(rest), n_val, replace=False).tolist())
+        fold = Fold(0, tuple(s for i, s in enumerate(rest) if i not in val),
+                    tuple(s for i, s in enumerate(rest) if i in val), tuple(test))
+        return [fold], missing
 
     def evaluate(self, predictions, episodes: Sequence[Episode]) -> dict[str, float]:
         targets = ("valence", "arousal")

@@ -10,13 +10,13 @@ from benchmark.episodes import Episode
 from tasks.pmemo import PMEmo, PMEmoOptions
 
 
-def write_fixture(root, n_songs=9, n_features=4, seed=0):
+def write_fixture(root, n_songs=9, n_features=4, seed=0, song_ids=None):
     rng = np.random.default_rng(seed)
     (root / "annotations").mkdir(parents=True)
     (root / "features").mkdir()
     ann = ["musicId,frameTime,Arousal(mean),Valence(mean)"]
     feat = ["musicId,frameTime," + ",".join(f"F{i}_sma_amean" for i in range(n_features))]
-    for song in range(1, n_songs + 1):
+    for song in song_ids or range(1, n_songs + 1):
         T = int(rng.integers(20, 40))
         va = 0.5 + 0.4 * np.tanh(np.cumsum(rng.normal(0, 0.2, (T, 2)), axis=0) / 3)
         for i in range(T):
@@ -81,4 +81,28 @@ def test_cli_run_and_table(tmp_path):
                             "--folds", "0", "--set", "epochs=2", "--results", str(tmp_path / "res")])
     assert r.exit_code == 0, r.output
     t = runner.invoke(app, ["table", "--results", str(tmp_path / "res")])
-    assert "rmse ↓ | rmse_per_song ↓ | rmse/valence ↓ | rmse/arousal ↓ | pearson/valence ↑" in t.output
+    assert "rmse ↓ | rmse_per_song ↓ | rmse/valence ↓ | rmse_per_song/valence ↓ | rmse/arousal ↓" in t.output
+
+
+def test_official_split_holds_out_the_datasets_own_test_songs(tmp_path):
+    from tasks.pmemo import OFFICIAL_TEST_SONGS, PMEmo, PMEmoOptions
+
+    assert len(OFFICIAL_TEST_SONGS) == 77 == len(set(OFFICIAL_TEST_SONGS))  # 10 % of 767 songs, rounded
+    write_fixture(tmp_path, song_ids=[1, 2, 14, 3, 34, 4, 5, 51, 6, 7, 8, 9])  # 14, 34, 51 are official test songs
+    task = PMEmo(PMEmoOptions(split="official"), tmp_path)
+    data = task.load()
+    (fold,) = data.folds
+    assert sorted(fold.test, key=int) == ["14", "34", "51"]
+    assert not set(fold.test) & set(fold.train + fold.val) and len(fold.train) + len(fold.val) == 9
+    assert len(data.info["official_test_songs_missing"]) == 74
+    assert task.protocol()["split"] == "official"
+    with pytest.raises(ValueError, match="split must be one of kfold, official"):
+        PMEmo(PMEmoOptions(split="random"), tmp_path).load()
+
+
+def test_official_split_without_any_official_song_says_so(tmp_path):
+    from tasks.pmemo import PMEmo, PMEmoOptions
+
+    write_fixture(tmp_path, song_ids=[1, 2, 3])
+    with pytest.raises(TaskDataError, match="none of the 77 official PMEmo test songs"):
+        PMEmo(PMEmoOptions(split="official"), tmp_path).load()
