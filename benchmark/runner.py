@@ -132,8 +132,10 @@ def _task_class(name: str) -> type:
     return obj
 
 
-def prepare(request: RunRequest) -> list[_Pair]:
-    """Resolve names, options, data and folds for every (task, model) pair; raise before any training."""
+def prepare(request: RunRequest, loaded: dict | None = None) -> list[_Pair]:
+    """Resolve names, options, data and folds for every (task, model) pair; raise before any training.
+    ``loaded`` (a dict the caller keeps) shares loaded task data between calls with the same task options,
+    e.g. across the values of a sweep grid over model options."""
     if not request.tasks or not request.models:
         raise RunError("name at least one --task and one --model")
     if not request.seeds:
@@ -153,11 +155,17 @@ def prepare(request: RunRequest) -> list[_Pair]:
                 model_name=model_name, task_name=task_name,
             )
             if task is None:
-                task = task_cls(resolved.task_options, request.data_root)
-                try:
-                    data = task.load()
-                except ValueError as exc:
-                    raise RunError(f"task {task_name!r}: {exc}") from exc
+                key = (task_name, repr(resolved.task_options), str(request.data_root))
+                if loaded is not None and key in loaded:
+                    task, data = loaded[key]
+                else:
+                    task = task_cls(resolved.task_options, request.data_root)
+                    try:
+                        data = task.load()
+                    except ValueError as exc:
+                        raise RunError(f"task {task_name!r}: {exc}") from exc
+                    if loaded is not None:
+                        loaded[key] = (task, data)
             config = cfg.config_dict(task.metadata, task.protocol(), resolved, model_name)
             label_scopes = ("model", "train")
             if model_cls.reference:  # references do not train: the budget neither names nor hashes them

@@ -74,9 +74,10 @@ def execute_cell(spec: CellSpec) -> dict[str, Any]:
 
 def plan(request: RunRequest, grid: Sequence[str], plugins: Sequence[str]) -> Iterator[tuple[CellSpec, Path, Any]]:
     """Every cell of the grid with its record path; checks names, options and data before anything runs."""
+    loaded: dict = {}  # task data are loaded once, whatever the grid varies besides task options
     for extra in expand_grid(grid):
         sub = replace(request, overrides=(*request.overrides, *extra))
-        for pair in prepare(sub):
+        for pair in prepare(sub, loaded):
             for seed, fold in pair.cells:
                 path = record_path(request.results, pair.task_name, pair.model_name, pair.variant,
                                    pair.config_hash, seed, fold)

@@ -16,6 +16,7 @@ recorded.
 from __future__ import annotations
 
 import hashlib
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -84,11 +85,13 @@ def list_movies(folder: Path) -> list[str]:
     return movies
 
 
-def read_modality(path: Path, seconds: np.ndarray, movie: str, modality: str) -> np.ndarray:
-    """Per-second rows for the annotated ``seconds`` from a per-second .npy or a per-segment .npz."""
+def read_modality(path: Path, seconds: np.ndarray, movie: str, modality: str, raw: bytes | None = None) -> np.ndarray:
+    """Per-second rows for the annotated ``seconds`` from a per-second .npy or a per-segment .npz
+    (``raw``: the file's bytes when the caller has read them already, to hash them)."""
     where = f"{path} (movie {movie!r}, modality {modality!r})"
+    source = io.BytesIO(raw) if raw is not None else path
     if path.suffix == ".npz":
-        with np.load(path) as z:
+        with np.load(source) as z:
             if "features" not in z or "start" not in z:
                 raise TaskDataError(f"{where}: a per-segment file needs arrays 'features' and 'start'")
             feats, start = np.asarray(z["features"], dtype=np.float64), np.asarray(z["start"], dtype=np.float64)
@@ -98,7 +101,7 @@ def read_modality(path: Path, seconds: np.ndarray, movie: str, modality: str) ->
             raise TaskDataError(f"{where}: segments start at second {start[0]:g}, after the first annotated second {seconds[0]}")
         x = feats[np.searchsorted(start, seconds, side="right") - 1]
     else:
-        x = np.load(path).astype(np.float64)
+        x = np.load(source).astype(np.float64)
         if x.ndim != 2:
             raise TaskDataError(f"{where}: shape {x.shape}, expected [seconds, d]")
         if x.shape[0] <= seconds[-1]:
@@ -172,9 +175,11 @@ class LirisAccede(Task):
             if missing:
                 raise TaskDataError(f"{feat_dir}: movie {movie!r} has no features for modality {missing[0]!r} "
                                     f"(every movie needs {', '.join(modalities)})")
-            features = {m: read_modality(found[m], seconds, movie, m) for m in modalities}
-            for m in modalities:
-                digest.update(hashlib.sha256(found[m].read_bytes()).digest())
+            features = {}
+            for m in modalities:  # each file read once: hashed, then parsed
+                raw = found[m].read_bytes()
+                digest.update(hashlib.sha256(raw).digest())
+                features[m] = read_modality(found[m], seconds, movie, m, raw)
             for path in annotations[movie]:
                 digest.update(hashlib.sha256(path.read_bytes()).digest())
             episodes[movie] = Episode(movie, features, targets.astype(np.float32), {"seconds": seconds})

@@ -73,3 +73,28 @@ def test_ray_gives_the_records_of_the_local_pool(tmp_path):
     sweep(request(tmp_path, "ray", seeds=[0]), executor="ray", workers=2)
     pool, ray_ = scores_by_cell(tmp_path / "pool"), scores_by_cell(tmp_path / "ray")
     assert pool == ray_ and len(pool) == 2
+
+    def comparable(results):  # the whole record, less when and how fast it ran and the command line
+        out = {}
+        for path, r in iter_records(results):
+            r = {k: v for k, v in r.items() if k != "timing"}
+            r["provenance"] = {k: v for k, v in r["provenance"].items() if k not in ("started_at", "command")}
+            out[str(path.relative_to(results))] = r
+        return out
+
+    pool_records, ray_records = comparable(tmp_path / "pool"), comparable(tmp_path / "ray")
+    assert pool_records.keys() == ray_records.keys() and len(pool_records) == 2  # same paths, same config hashes
+    assert pool_records == ray_records  # config, history, diagnostics, scores: identical
+
+
+def test_a_grid_over_model_options_loads_the_task_data_once(tmp_path, monkeypatch):
+    from benchmark.sweep import plan
+    from tasks.synthetic import SynthAffect
+
+    calls = []
+    original = SynthAffect.load
+    monkeypatch.setattr(SynthAffect, "load", lambda self: calls.append(1) or original(self))
+    cells = list(plan(request(tmp_path, "p", models=["mlp"], seeds=[0]), ["hidden=8,16,32"], ()))
+    assert len(cells) == 3 and len(calls) == 1
+    cells = list(plan(request(tmp_path, "p", models=["mlp"], seeds=[0]), ["lag=3,4"], ()))
+    assert len(cells) == 2 and len(calls) == 3  # a task option changes the data: loaded per value
