@@ -73,8 +73,9 @@ def variants(kind: str, request: RunRequest, model: str | None, values: Sequence
 
 def run_ablation(kind: str, request: RunRequest, model: str | None = None, values: Sequence[str] = (),
                  executor: str = "local", workers: int | None = None, address: str | None = None,
-                 plugins: Sequence[str] = (), reporter: Reporter | None = None) -> tuple[Board, str | None, list]:
-    """Run every variant (resuming finished cells); return the board, the reference label, the outcomes."""
+                 plugins: Sequence[str] = (), reporter: Reporter | None = None) -> tuple[Board, str | None, list, list]:
+    """Run every variant (resuming finished cells); return the board, the reference label, the outcomes
+    and the records (relabelled with their variant)."""
     chosen = variants(kind, request, model, values)
     labelled: list[tuple[str, dict[str, Any]]] = []
     outcomes = []
@@ -97,7 +98,8 @@ def run_ablation(kind: str, request: RunRequest, model: str | None = None, value
     board = boards[0]
     order = {v.label: i for i, v in enumerate(chosen)}
     board.rows.sort(key=lambda r: order.get(r.model, len(order)))
-    return board, next((v.label for v in chosen if v.reference), None), outcomes
+    records.sort(key=lambda r: order.get(r["model"]["name"], len(order)))
+    return board, next((v.label for v in chosen if v.reference), None), outcomes, records
 
 
 def render_report(board: Board, kind: str, reference: str | None) -> dict[str, str]:

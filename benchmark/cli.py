@@ -254,17 +254,21 @@ def ablate_cmd(
     workers: Optional[int] = typer.Option(None, "--workers", help="parallel cells"),
     plugin: List[str] = typer.Option([], "--plugin", help="module or .py file defining RLBENCH_MODELS / RLBENCH_TASKS"),
 ):
-    """Run an ablation as a sweep and write its report (Markdown, CSV, LaTeX)."""
+    """Run an ablation as a sweep and write its report (Markdown, CSV, LaTeX) and the variants' validation
+    curves (PNG, PDF)."""
     from benchmark.ablation import render_report, run_ablation, write_report
+    from benchmark.figures import training_curves
 
     _load_plugins(plugin)
     request = _request(task, ["-"], seeds, folds, set_, data_root, results, True)
     chosen = [v.strip() for v in values.split(",") if v.strip()]
     with _progress() as progress:
-        board, reference, outcomes = run_ablation(kind, request, model, chosen, executor, workers, None, plugin,
-                                                  _RichReporter(progress))
+        board, reference, outcomes, records = run_ablation(kind, request, model, chosen, executor, workers, None,
+                                                           plugin, _RichReporter(progress))
     files = render_report(board, kind, reference)
-    written = write_report(files, out or results / "ablations", request.tasks[0], kind)
+    folder = out or results / "ablations"
+    written = write_report(files, folder, request.tasks[0], kind)
+    written += training_curves(records, folder, f"{request.tasks[0]}-{kind}-curves", f"ablation {kind}")
     typer.echo(files["md"])
     typer.echo("wrote " + ", ".join(str(p) for p in written))
     _exit_on_failures(outcomes)

@@ -56,6 +56,41 @@ def memory_horizon(records: Iterable[dict], out: Path, task: str = "synth-affect
     return _save(fig, out, f"memory_horizon_{task}")
 
 
+def training_curves(records: Sequence[dict], out: Path, name: str, title: str) -> list[Path]:
+    """The validation score of every epoch, one line per model label (mean over seeds), with the epoch
+    each run selected marked: what the selected scores alone hide (a policy that got worse, say)."""
+    curves: dict[str, list[list[float]]] = defaultdict(list)
+    chosen: dict[str, list[int]] = defaultdict(list)
+    key = None
+    for r in records:
+        if r["status"] != "completed" or not r.get("history"):
+            continue
+        key = next((k for k in r["history"][0] if k.startswith("val_")), None)
+        if key is None:
+            continue
+        curves[r["model"]["name"]].append([row[key] for row in r["history"]])
+        if (r.get("selection") or {}).get("epoch"):
+            chosen[r["model"]["name"]].append(int(r["selection"]["epoch"]))
+    if not curves:
+        return []
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for label, runs in curves.items():
+        n = min(len(c) for c in runs)
+        mean = np.mean([c[:n] for c in runs], axis=0)
+        (line,) = ax.plot(np.arange(1, n + 1), mean, label=label, linewidth=1.2)
+        for e in chosen[label]:
+            if e <= n:
+                ax.plot(e, mean[e - 1], marker="o", color=line.get_color(), markersize=4)
+    if all(min(c) > 0 for runs in curves.values() for c in runs):
+        ax.set_yscale("log")  # errors: a blow-up should not flatten the differences that matter
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(f"validation {key[4:]}  (dots: selected epochs)")
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    return _save(fig, out, name)
+
+
 def memory_trace(record: dict, out: Path) -> list[Path]:
     """From a record made with ``record_memory=true``: predicted vs true targets along the sequence, the
     memory slots over time, and each slot's correlation with the first target (valence)."""

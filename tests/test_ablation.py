@@ -35,6 +35,11 @@ def test_ablations_write_reports(tmp_path, kind, args, rows):
     assert "Change of mse against" in md and "+0.0000" in md  # the reference against itself
     assert (tmp_path / "res" / "ablations" / f"synth-affect-{kind}.csv").read_text().startswith("task,")
     assert r"\begin{tabular}" in (tmp_path / "res" / "ablations" / f"synth-affect-{kind}.tex").read_text()
+    curves = tmp_path / "res" / "ablations" / f"synth-affect-{kind}-curves.png"
+    assert curves.is_file() and (tmp_path / "res" / "ablations" / f"synth-affect-{kind}-curves.pdf").is_file()
+    from matplotlib.image import imread
+
+    assert imread(curves).std() > 0.05  # one line per trained variant: not a blank canvas
 
 
 def test_unknown_ablation(tmp_path):
