@@ -5,7 +5,7 @@
   truncated BPTT (lstm-tbptt); reference rlmem.
 - ``modality``: each single modality of the task against all of them fused; reference all.
 - ``rl-design``: the choices the paper leaves open in how rlmem learns its writes (how retain enters
-  the write, what the critic values, discount, TD3's fixes), two controls (the actor frozen at its
+  the write, what the critic values, how it sees the slots, discount, TD3's fixes), two controls (the actor frozen at its
   initialisation; the same memory trained by BPTT), and a probe: BPTT for the first two thirds of the
   budget, then RL; does RL keep, improve or lose the policy it is handed? Reference: rlmem as published.
 """
@@ -28,6 +28,7 @@ RL_DESIGN = (  # (label, model, overrides); the first is the reference
     ("rlmem (paper: DDPG, V(s'), retain scales)", "rlmem", ()),
     ("retain gates the write", "rlmem", ("model.retain=gate",)),
     ("critic values later rewards only", "rlmem", ("model.value=future",)),
+    ("critic treats the memory as a set of slots", "rlmem", ("model.critic=slots",)),
     ("discount 0.9", "rlmem", ("model.gamma=0.9",)),
     ("TD3 fixes (twin critics, delay 2, smoothing)", "rlmem", ("model.n_critics=2", "model.policy_delay=2",
                                                               "model.target_noise=0.2")),

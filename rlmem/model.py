@@ -28,7 +28,7 @@ from benchmark.interfaces import FitInfo, Model, TrainBudget, TrainingLog, run_e
 from benchmark.selection import Selector
 from rlmem.ddpg import DDPG, DDPGConfig, frozen
 from rlmem.memory import ActionLayout
-from rlmem.networks import Actor, FusionEncoder, PostStateCritic, Reader
+from rlmem.networks import CRITICS, Actor, FusionEncoder, Reader
 from rlmem.noise import make_noise
 from rlmem.polyak import polyak_update
 from rlmem.replay import ReplayBuffer
@@ -67,6 +67,7 @@ class RLMemOptions(MemoryNetOptions):
     policy_delay: int = 1
     target_noise: float = 0.0
     value: str = "post-state"  # critic target: "post-state" (the paper's V(s')) or "future" (see rlmem.ddpg)
+    critic: str = "mlp"  # "mlp" on (x_t, flattened M_t), or "slots": permutation-invariant over slots
     bptt_warmup: int = 0  # first epochs trained end to end by BPTT (a diagnostic: can RL keep a good policy?)
 
 
@@ -235,10 +236,12 @@ class RLMemModel(MemoryNetwork):
                 raise ValueError(f"{name} must be >= 1, got {getattr(options, name)}")
         if options.n_critics not in (1, 2):
             raise ValueError(f"n_critics must be 1 or 2, got {options.n_critics}")
+        if options.critic not in CRITICS:
+            raise ValueError(f"critic must be one of {', '.join(CRITICS)}, got {options.critic!r}")
         critics = []
         for i in range(options.n_critics):
             name = "critic" if i == 0 else f"critic{i + 1}"
-            self.net[name] = PostStateCritic(options.hidden, options.slots, options.width, options.hidden)
+            self.net[name] = CRITICS[options.critic](options.hidden, options.slots, options.width, options.hidden)
             critics.append(self.net[name])
         self.ddpg = DDPG(self.net["actor"], critics, self.layout, DDPGConfig(
             options.gamma, options.tau, options.actor_lr, options.critic_lr, options.grad_clip,

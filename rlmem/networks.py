@@ -64,6 +64,25 @@ class PostStateCritic(nn.Module):
         return self.net(torch.cat([x, memory.flatten(1)], dim=-1)).squeeze(-1)
 
 
+class SlotCritic(nn.Module):
+    """V(x_t, M_t) that treats the memory as a set: each slot is encoded with x_t by a shared network and
+    the codes are averaged (DeepSets), so the value cannot depend on which slot holds what, and what the
+    critic learns about one slot transfers to the others."""
+
+    def __init__(self, x_dim: int, slots: int, width: int, hidden: int):
+        super().__init__()
+        self.slot = mlp([x_dim + width, hidden, hidden])
+        self.value = mlp([x_dim + hidden, hidden, 1])
+
+    def forward(self, x: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
+        per_slot = torch.cat([x.unsqueeze(1).expand(-1, memory.shape[1], -1), memory], dim=-1)
+        pooled = torch.relu(self.slot(per_slot)).mean(1)
+        return self.value(torch.cat([x, pooled], dim=-1)).squeeze(-1)
+
+
+CRITICS = {"mlp": PostStateCritic, "slots": SlotCritic}
+
+
 class Reader(nn.Module):
     """Content-addressed softmax read of the memory from x_t, then a fully connected prediction head."""
 

@@ -339,3 +339,21 @@ def test_bptt_warmup_trains_the_policy_end_to_end_then_hands_it_to_ddpg():
     assert model.ddpg.updates == 0  # no RL in the warm-up epoch
     with pytest.raises(ValueError, match="bptt_warmup must be >= 0"):
         RLMemModel(RLMemOptions(bptt_warmup=-1), data.spec, seed=0)
+
+
+def test_slot_critic_ignores_which_slot_holds_what():
+    from rlmem.networks import SlotCritic
+
+    torch.manual_seed(0)
+    critic = SlotCritic(5, 4, 3, 16)
+    x, memory = torch.randn(6, 5), torch.randn(6, 4, 3)
+    shuffled = memory[:, torch.tensor([2, 0, 3, 1])]
+    assert torch.allclose(critic(x, memory), critic(x, shuffled), atol=1e-6)
+    assert not torch.allclose(critic(x, memory), critic(x, memory + 1.0))  # but it does read the contents
+    task, data, train, val, test = tiny_task()
+    model = RLMemModel(RLMemOptions(critic="slots", warmup=50, rl_batch_size=16), data.spec, seed=0)
+    assert isinstance(model.ddpg.critic, SlotCritic)
+    fit(model, task, train, val, epochs=1)
+    assert model.ddpg.updates > 0
+    with pytest.raises(ValueError, match="critic must be one of mlp, slots"):
+        RLMemModel(RLMemOptions(critic="gnn"), data.spec, seed=0)
