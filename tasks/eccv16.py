@@ -85,7 +85,8 @@ def _metadata(name: str, reduction: str) -> TaskMetadata:
             "rank": RANKS[name][0],
         },
         citation="Zhang et al., ECCV 2016 (h5 packaging by K. Zhou); protocol: pytorch-vsumm-reinforce vsum_tools",
-        data=f"eccv16_dataset_{name}_google_pool5.h5 (see README, 'Data')",
+        data=f"eccv16_dataset_{name}_google_pool5.h5" + (" and ydata-tvsum50-anno.tsv" if name == "tvsum" else "")
+             + " (see README, 'Data')",
     )
 
 

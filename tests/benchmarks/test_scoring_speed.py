@@ -32,3 +32,27 @@ def test_scoring_50_videos(benchmark):
     benchmark.extra_info.update(source=source, mean_s=benchmark.stats.stats.mean)
     print(f"\nscoring {len(episodes)} videos ({source}): {benchmark.stats.stats.mean * 1000:.1f} ms; {scores}")
     assert benchmark.stats.stats.mean < 1.0
+
+
+def test_frame_level_rank_correlation_50_videos(benchmark):
+    """Otani et al.'s tau and rho on frames, as the eccv16 ``tvsum`` task computes them (rank=otani): step
+    scores every 15 frames held over the frames, against 20 annotators' frame-level ratings (the clip
+    ratings held over their 2 s at 30 fps)."""
+    episodes, source = tvsum_videos()
+    rng = np.random.default_rng(0)
+    videos = []
+    for e in episodes:
+        users = np.repeat(e.meta["user_scores"], 60, axis=1)  # [20, n_frames]
+        n_frames = users.shape[1]
+        picks = np.arange(0, n_frames, 15)
+        videos.append((rng.uniform(size=len(picks)), picks, n_frames, users))
+
+    def score():
+        return np.mean([vsumm.rank_correlations(vsumm.frame_scores(p, picks, n), users)
+                        for p, picks, n, users in videos], axis=0)
+
+    tau, rho = benchmark(score)
+    frames = sum(v[2] for v in videos)
+    print(f"\nframe-level tau/rho of {len(videos)} videos, {frames} frames ({source}): "
+          f"{benchmark.stats.stats.mean * 1000:.1f} ms; tau {tau:.4f} rho {rho:.4f}")
+    assert benchmark.stats.stats.mean < 1.0
