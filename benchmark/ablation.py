@@ -119,11 +119,11 @@ def render_report(board: Board, kind: str, reference: str | None) -> dict[str, s
     return {"md": md, "csv": render_csv([board]), "tex": render_latex([board])}
 
 
-def write_report(files: dict[str, str], out: Path, task: str, kind: str) -> list[Path]:
+def write_report(files: dict[str, str], out: Path, name: str) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for suffix, text in files.items():
-        path = out / f"{task}-{kind}.{suffix}"
+        path = out / f"{name}.{suffix}"
         path.write_text(text)
         written.append(path)
     return written

@@ -267,8 +267,9 @@ def ablate_cmd(
                                                            plugin, _RichReporter(progress))
     files = render_report(board, kind, reference)
     folder = out or results / "ablations"
-    written = write_report(files, folder, request.tasks[0], kind)
-    written += training_curves(records, folder, f"{request.tasks[0]}-{kind}-curves", f"ablation {kind}")
+    name = f"{request.tasks[0]}-{kind}" + (f"-{model}" if model else "")  # one report per model ablated
+    written = write_report(files, folder, name)
+    written += training_curves(records, folder, f"{name}-curves", f"ablation {kind}" + (f" ({model})" if model else ""))
     typer.echo(files["md"])
     typer.echo("wrote " + ", ".join(str(p) for p in written))
     _exit_on_failures(outcomes)

@@ -29,14 +29,15 @@ def test_ablations_write_reports(tmp_path, kind, args, rows):
     r = CliRunner().invoke(app, ["ablate", kind, "--task", "synth-affect", "--results", str(tmp_path / "res"),
                                  "--workers", "1", *args, *sets([*TINY_AFFECT[:3], *extra])])
     assert r.exit_code == 0, r.output
-    md = (tmp_path / "res" / "ablations" / f"synth-affect-{kind}.md").read_text()
+    name = f"synth-affect-{kind}" + ("-mlp" if kind == "modality" else "")  # --model names the report
+    md = (tmp_path / "res" / "ablations" / f"{name}.md").read_text()
     for row in rows:
         assert f"| {row} |" in md
     assert "Change of mse against" in md and "+0.0000" in md  # the reference against itself
-    assert (tmp_path / "res" / "ablations" / f"synth-affect-{kind}.csv").read_text().startswith("task,")
-    assert r"\begin{tabular}" in (tmp_path / "res" / "ablations" / f"synth-affect-{kind}.tex").read_text()
-    curves = tmp_path / "res" / "ablations" / f"synth-affect-{kind}-curves.png"
-    assert curves.is_file() and (tmp_path / "res" / "ablations" / f"synth-affect-{kind}-curves.pdf").is_file()
+    assert (tmp_path / "res" / "ablations" / f"{name}.csv").read_text().startswith("task,")
+    assert r"\begin{tabular}" in (tmp_path / "res" / "ablations" / f"{name}.tex").read_text()
+    curves = tmp_path / "res" / "ablations" / f"{name}-curves.png"
+    assert curves.is_file() and (tmp_path / "res" / "ablations" / f"{name}-curves.pdf").is_file()
     from matplotlib.image import imread
 
     assert imread(curves).std() > 0.05  # one line per trained variant: not a blank canvas
