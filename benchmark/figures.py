@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -28,8 +29,10 @@ def _save(fig, out: Path, name: str) -> list[Path]:
 
 
 def memory_horizon(records: Iterable[dict], out: Path, task: str = "synth-affect") -> list[Path]:
-    """Test main score against the dependency lag, one line per model (mean over seeds, ± std)."""
-    points: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    """Test main score against the dependency lag, one line per model (mean over seeds, ± std). Records
+    are grouped by their task options other than the lag; the group that spans the most lags is drawn,
+    so studies at other sizes in the same folder do not mix into it."""
+    settings: dict[str, dict[str, dict[int, list[float]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
     main = None
     for r in records:
         if r["status"] != "completed" or r["task"]["name"] != task:
@@ -38,7 +41,15 @@ def memory_horizon(records: Iterable[dict], out: Path, task: str = "synth-affect
         if lag is None:
             continue
         main = r["task"]["main_score"]
-        points[r["model"]["name"]][int(lag)].append(r["scores"]["test"][main])
+        setting = json.dumps({k: v for k, v in (r["task"].get("overrides") or {}).items() if k != "lag"}, sort_keys=True)
+        overrides = r["model"].get("overrides") or {}
+        label = r["model"]["name"] + (f" [{', '.join(f'{k}={v}' for k, v in sorted(overrides.items()))}]"
+                                      if overrides else "")
+        settings[setting][label][int(lag)].append(r["scores"]["test"][main])
+    if not settings:
+        return []
+    points = max(settings.values(), key=lambda lines: (len({lag for by in lines.values() for lag in by}),
+                                                       sum(len(v) for by in lines.values() for v in by.values())))
     if not points or all(len(v) < 2 for v in points.values()):
         return []
     plt = _plt()
