@@ -67,6 +67,8 @@ def download(url: str, dest: Path, sha256: str, on_bytes: Callable[[int], None] 
     download resumes from its ``.part`` file (HTTP Range); a wrong checksum deletes it and raises."""
     sha256 = sha256.lower()
     if dest.is_file() and file_sha256(dest) == sha256:
+        if on_bytes:  # already in place: it counts as done
+            on_bytes(dest.stat().st_size)
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
@@ -75,6 +77,8 @@ def download(url: str, dest: Path, sha256: str, on_bytes: Callable[[int], None] 
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             resumed = offset and response.status == 206
+            if resumed and on_bytes:
+                on_bytes(offset)
             with open(part, "ab" if resumed else "wb") as f:
                 while chunk := response.read(1 << 16):
                     f.write(chunk)

@@ -75,8 +75,13 @@ def test_resume_from_a_partial_file(tmp_path, server):
     dest = tmp_path / "dl" / "blob.bin"
     dest.parent.mkdir()
     dest.with_name("blob.bin.part").write_bytes(payload[:30_000])  # an interrupted earlier attempt
-    download(f"{base}/blob.bin", dest, hashlib.sha256(payload).hexdigest())
+    counted = []
+    download(f"{base}/blob.bin", dest, hashlib.sha256(payload).hexdigest(), on_bytes=counted.append)
     assert dest.read_bytes() == payload and not dest.with_name("blob.bin.part").exists()
+    assert sum(counted) == len(payload)  # the resumed part counts towards the progress bar too
+    counted.clear()
+    download(f"{base}/blob.bin", dest, hashlib.sha256(payload).hexdigest(), on_bytes=counted.append)
+    assert counted == [len(payload)]  # already in place: nothing fetched, all counted
 
 
 def test_wrong_checksum_deletes_and_names_it(tmp_path, server):
