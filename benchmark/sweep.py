@@ -48,9 +48,13 @@ def expand_grid(grid: Sequence[str]) -> list[tuple[str, ...]]:
     return [tuple(combo) for combo in itertools.product(*axes)] or [()]
 
 
+_worker_data: dict = {}  # per worker process: task data by (task, task options, data root), for every model
+
+
 @lru_cache(maxsize=8)
 def _prepared(task: str, model: str, overrides: tuple[str, ...], data_root: str | None, plugins: tuple[str, ...]):
-    """Per worker process: load plugins, names, options and data once per (task, model, overrides)."""
+    """Per worker process: load plugins, names and options once per (task, model, overrides), and the task's
+    data once per task options, whichever models the worker runs."""
     from benchmark.registry import import_plugin
     from benchmark.runner import register_plugin_module
 
@@ -58,7 +62,9 @@ def _prepared(task: str, model: str, overrides: tuple[str, ...], data_root: str 
         register_plugin_module(import_plugin(spec), f"--plugin {spec}")
     request = RunRequest([task], [model], seeds=(0,), folds=None, overrides=overrides,
                          data_root=Path(data_root) if data_root else None)
-    (pair,) = prepare(request)
+    if len(_worker_data) > 4:  # a worker moving on to other tasks need not keep the old data
+        _worker_data.clear()
+    (pair,) = prepare(request, _worker_data)
     return pair
 
 

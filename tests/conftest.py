@@ -25,7 +25,8 @@ def fresh_registries():
     """--plugin registrations are process-wide; every test starts from the built-ins and entry points."""
     yield
     from benchmark.runner import _REGISTRIES
-    from benchmark.sweep import _prepared
+    from benchmark.sweep import _prepared, _worker_data
 
     _REGISTRIES.clear()
     _prepared.cache_clear()
+    _worker_data.clear()

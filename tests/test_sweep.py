@@ -98,3 +98,17 @@ def test_a_grid_over_model_options_loads_the_task_data_once(tmp_path, monkeypatc
     assert len(cells) == 3 and len(calls) == 1
     cells = list(plan(request(tmp_path, "p", models=["mlp"], seeds=[0]), ["lag=3,4"], ()))
     assert len(cells) == 2 and len(calls) == 3  # a task option changes the data: loaded per value
+
+
+def test_a_worker_loads_a_tasks_data_once_for_all_its_models(tmp_path, monkeypatch):
+    from benchmark.sweep import CellSpec, execute_cell
+    from tasks.synthetic import SynthAffect
+
+    calls = []
+    original = SynthAffect.load
+    monkeypatch.setattr(SynthAffect, "load", lambda self: calls.append(1) or original(self))
+    overrides = tuple(f"task.{o}" if not o.startswith(("epochs", "patience")) else f"train.{o}" for o in TINY_AFFECT)
+    for model in ("mlp", "mean"):
+        record = execute_cell(CellSpec("synth-affect", model, overrides, None, 0, 0, (), False))
+        assert record["status"] == "completed", record.get("error")
+    assert len(calls) == 1
