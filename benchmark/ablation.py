@@ -19,7 +19,7 @@ from typing import Any, Sequence
 from benchmark.config import ConfigError
 from benchmark.leaderboard import Board, build_boards, render_csv, render_latex, render_markdown
 from benchmark.records import load_record
-from benchmark.runner import Reporter, RunRequest, prepare
+from benchmark.runner import Reporter, RunRequest, prepare, resolve_pair
 from benchmark.sweep import sweep
 
 ABLATIONS = ("memory-size", "update-rule", "modality", "rl-design")
@@ -60,8 +60,7 @@ def variants(kind: str, request: RunRequest, model: str | None, values: Sequence
         return [Variant(f"{m} all", m, ("model.modalities=all",), reference=True)] + [
             Variant(f"{m} {name} only", m, (f"model.modalities={name}",)) for name in modalities]
     if kind == "rl-design":
-        (pair,) = prepare(replace(request, models=["rlmem"]))
-        warm = max(1, round(2 * pair.resolved.budget.epochs / 3))
+        warm = max(1, round(2 * resolve_pair(request, request.tasks[0], "rlmem").budget.epochs / 3))
         probes = [(f"probe: BPTT {warm} epochs, then RL", "rlmem", (f"model.bptt_warmup={warm}",)),
                   (f"probe: BPTT {warm} epochs, then actor frozen", "rlmem",
                    (f"model.bptt_warmup={warm}", "model.actor_lr=0"))]

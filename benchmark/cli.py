@@ -383,15 +383,6 @@ def _check_data(task_name: str, data_root: Optional[Path]):
     return True, lines, layout
 
 
-NO_SOURCE_HINTS = {
-    "liris-accede": "LIRIS-ACCEDE needs a signed license agreement: request it at liris-accede.ec-lyon.fr, then put "
-                    "continuous-annotations/ and your features/ under the data root (README, 'Data')",
-    "mediaeval18": "the MediaEval 2018 data come with LIRIS-ACCEDE's license agreement (liris-accede.ec-lyon.fr)",
-    "pmemo": "PMEmo2019 is shared through the Google Drive links in the HuiZhangDB/PMEmo README, with no published "
-             "checksum",
-}
-
-
 @data_app.command("download")
 @clean_errors
 def data_download_cmd(
@@ -428,9 +419,9 @@ def data_download_cmd(
             except DownloadError as exc:
                 raise RunError(str(exc)) from exc
     else:
-        hint = NO_SOURCE_HINTS.get(task, f"no public source with a checksum is recorded for {task!r}")
-        raise RunError(f"{hint} ({cls.metadata.data}); place the files by hand (rlbench data info {task}) or pass "
-                       "--url and --sha256 for an archive you have a checksum for")
+        raise RunError(f"no public source with a checksum is recorded for {task!r}; it needs {cls.metadata.data}. "
+                       f"Place the files by hand (rlbench data info {task}) or pass --url and --sha256 for an "
+                       "archive you have a checksum for")
     ok, lines, _ = _check_data(task, root)
     typer.echo("\n".join([f"fetched {len(fetched)} file(s) into {root}", *lines]))
     if source is not None and source.not_covered and not ok:

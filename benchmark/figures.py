@@ -9,6 +9,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from benchmark.leaderboard import model_label
+
 
 def _plt():
     import matplotlib
@@ -42,9 +44,7 @@ def memory_horizon(records: Iterable[dict], out: Path, task: str = "synth-affect
             continue
         main = r["task"]["main_score"]
         setting = json.dumps({k: v for k, v in (r["task"].get("overrides") or {}).items() if k != "lag"}, sort_keys=True)
-        overrides = r["model"].get("overrides") or {}
-        label = r["model"]["name"] + (f" [{', '.join(f'{k}={v}' for k, v in sorted(overrides.items()))}]"
-                                      if overrides else "")
+        label = model_label(r["model"]["name"], r["model"].get("overrides") or {})
         settings[setting][label][int(lag)].append(r["scores"]["test"][main])
     if not settings:
         return []

@@ -105,6 +105,17 @@ class Task(ABC):
         """The protocol actually used by this instance (metadata defaults + options that change it)."""
         return dict(self.metadata.protocol)
 
+    def locate(self, subfolder: str, marker: str) -> Path:
+        """The dataset folder: ``--data-root`` itself or its ``subfolder``, whichever holds ``marker`` (a
+        relative path or glob); otherwise an error that says what was looked for and where to get it."""
+        if self.data_root is None:
+            raise TaskDataError(f"task {self.metadata.name!r} needs --data-root DIR holding {marker} (see README, 'Data')")
+        base = Path(self.data_root).expanduser()
+        for candidate in (base, base / subfolder):
+            if any(candidate.glob(marker)):
+                return candidate
+        raise TaskDataError(f"{base}: no {marker} there or in {base / subfolder}; it comes from {self.metadata.data}")
+
 
 class TaskDataError(ValueError):
     """Malformed or missing task data; the message names the file, the sequence and the problem."""

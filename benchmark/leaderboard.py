@@ -40,7 +40,7 @@ class Board:
         return f"{self.task} (v{self.version}, {self.split})"
 
 
-def _label(name: str, overrides: dict[str, Any]) -> str:
+def model_label(name: str, overrides: dict[str, Any]) -> str:
     if not overrides:
         return name
     return f"{name} [{', '.join(f'{k}={v}' for k, v in sorted(overrides.items()))}]"
@@ -54,9 +54,9 @@ def build_boards(records: Iterable[dict[str, Any]], split: str = "test", tasks: 
         t = rec["task"]
         if tasks and t["name"] not in tasks:
             continue
-        task_key = (_label(t["name"], t.get("overrides") or {}), t["version"])
+        task_key = (model_label(t["name"], t.get("overrides") or {}), t["version"])
         task_meta.setdefault(task_key, t)
-        label = _label(rec["model"]["name"], rec["model"].get("overrides") or {})
+        label = model_label(rec["model"]["name"], rec["model"].get("overrides") or {})
         if (rec.get("selection") or {}).get("leaky"):
             label += " ⚠ LEAKY: epoch chosen on test"
         model_key = (label, rec["model"]["reference"])

@@ -132,6 +132,15 @@ def _task_class(name: str) -> type:
     return obj
 
 
+def resolve_pair(request: RunRequest, task_name: str, model_name: str,
+                 other_model_keys: set[str] | frozenset[str] = frozenset()) -> cfg.ResolvedConfig:
+    """Options and budget of one (task, model) under the request's overrides, without loading any data."""
+    task_cls, model_cls = _task_class(task_name), _model_class(model_name)
+    return cfg.resolve(cfg.parse_overrides(request.overrides), task_cls.Options, model_cls.Options,
+                       task_cls.default_budget, other_model_keys=other_model_keys,
+                       model_name=model_name, task_name=task_name)
+
+
 def prepare(request: RunRequest, loaded: dict | None = None) -> list[_Pair]:
     """Resolve names, options, data and folds for every (task, model) pair; raise before any training.
     ``loaded`` (a dict the caller keeps) shares loaded task data between calls with the same task options,
@@ -140,7 +149,6 @@ def prepare(request: RunRequest, loaded: dict | None = None) -> list[_Pair]:
         raise RunError("name at least one --task and one --model")
     if not request.seeds:
         raise RunError("no seeds to run")
-    overrides = cfg.parse_overrides(request.overrides)
     task_classes = {t: _task_class(t) for t in dict.fromkeys(request.tasks)}
     model_classes = {m: _model_class(m) for m in dict.fromkeys(request.models)}
     model_keys = {m: set(cfg.option_fields(c.Options)) for m, c in model_classes.items()}
@@ -149,11 +157,7 @@ def prepare(request: RunRequest, loaded: dict | None = None) -> list[_Pair]:
     for task_name, task_cls in task_classes.items():
         task = data = None
         for model_name, model_cls in model_classes.items():
-            resolved = cfg.resolve(
-                overrides, task_cls.Options, model_cls.Options, task_cls.default_budget,
-                other_model_keys=all_model_keys - model_keys[model_name],
-                model_name=model_name, task_name=task_name,
-            )
+            resolved = resolve_pair(request, task_name, model_name, all_model_keys - model_keys[model_name])
             if task is None:
                 key = (task_name, repr(resolved.task_options), str(request.data_root))
                 if loaded is not None and key in loaded:

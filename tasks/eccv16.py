@@ -29,7 +29,6 @@ split are named options, written into every record:
 from __future__ import annotations
 
 import json
-import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,11 +36,11 @@ from typing import Sequence
 
 import numpy as np
 
-from benchmark.episodes import Episode, Fold, TaskData, TaskSpec
+from benchmark.episodes import Episode, Fold, TaskData, TaskSpec, file_sha256
 from benchmark.interfaces import Task, TaskDataError, TaskMetadata, TrainBudget
 from tasks import vsumm
-from tasks.files import file_sha256, open_h5
-from tasks.splits import check_folds, folds_sha256, make_folds
+from tasks.files import open_h5
+from tasks.splits import check_folds, fixed_test_fold, folds_sha256, make_folds
 
 PROTOCOLS = ("reference", "dsnet", "pgl-sum")
 SPLITS = ("kfold", "dsnet", "pgl-sum")
@@ -151,13 +150,8 @@ class Eccv16Task(Task):
             raise TaskDataError(f"{split_path}: split={o.split} needs this published split file beside the h5")
         pairs = _read_dsnet_yml(split_path) if o.split == "dsnet" else _read_pgl_json(split_path)
         rng = np.random.default_rng(o.split_seed)
-        folds = []
-        for k, (train, test) in enumerate(pairs):
-            train = sorted(train, key=_natural)
-            n_val = max(1, math.ceil(o.val_fraction * len(train)))
-            val_idx = set(rng.choice(len(train), n_val, replace=False).tolist())
-            folds.append(Fold(k, tuple(t for i, t in enumerate(train) if i not in val_idx),
-                              tuple(t for i, t in enumerate(train) if i in val_idx), tuple(sorted(test, key=_natural))))
+        folds = [fixed_test_fold(k, sorted(train, key=_natural), sorted(test, key=_natural), o.val_fraction, rng)
+                 for k, (train, test) in enumerate(pairs)]
         check_folds(folds, ids, str(split_path))
         return folds, str(split_path)
 
@@ -194,9 +188,7 @@ class Eccv16Task(Task):
                 scores = m["user_scores"] if self.options.rank == "otani" else m["user_scores"][:, m["picks"]]
                 rows.append(vsumm.human_agreement(scores, users, self.reduction))
             else:
-                rows.append({"fscore": float(np.mean([vsumm.summary_fscore(users[u], np.delete(users, u, axis=0),
-                                                                           self.reduction)
-                                                      for u in range(len(users))]))})
+                rows.append({"fscore": vsumm.human_fscore(users, self.reduction)})
         return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
 
 

@@ -1,10 +1,9 @@
-"""Reading users' files: fingerprints and HDF5 opening with errors that name the file."""
+"""Reading users' files: HDF5 opening with errors that name the file (fingerprints: benchmark.episodes)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from benchmark.episodes import file_sha256  # noqa: F401  (the one fingerprint; re-exported for the adapters)
 from benchmark.interfaces import TaskDataError
 
 

@@ -15,10 +15,10 @@ from typing import Sequence
 
 import numpy as np
 
-from benchmark.episodes import Episode, TaskData, TaskSpec
+from benchmark.episodes import Episode, TaskData, TaskSpec, file_sha256
 from benchmark.interfaces import Task, TaskDataError, TaskMetadata, TrainBudget
 from tasks import regression_metrics
-from tasks.files import file_sha256, open_h5
+from tasks.files import open_h5
 from tasks.splits import folds_from_json, folds_sha256, make_folds
 
 

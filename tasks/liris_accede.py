@@ -26,7 +26,7 @@ import numpy as np
 from benchmark.episodes import Episode, TaskData, TaskSpec
 from benchmark.interfaces import Task, TaskDataError, TaskMetadata, TrainBudget
 from tasks import regression_metrics
-from tasks.splits import folds_sha256, make_folds
+from tasks.splits import fixed_test_fold, folds_sha256, make_folds
 
 PAPER_MODALITIES = ("audio", "music", "scene", "pose", "face")
 
@@ -129,7 +129,9 @@ class LirisAccede(Task):
             "selection": "val.mse",
         },
         citation="Baveye et al., Deep Learning vs. Kernel Methods: Performance for Emotion Prediction in Videos, ACII 2015",
-        data="LIRIS-ACCEDE continuous annotations (license-gated) + your per-second features; see README, 'Data'",
+        data="LIRIS-ACCEDE-continuous-annotations.zip, which needs a signed license agreement: request it at "
+             "liris-accede.ec-lyon.fr, unpack it into the data root and add your features/<Movie>/<modality>.npy "
+             "(README, 'Data')",
     )
     Options = LirisOptions
     default_budget = TrainBudget(epochs=40, patience=8)
@@ -138,17 +140,7 @@ class LirisAccede(Task):
         return {**self.metadata.protocol, "aggregation": self.options.aggregation}
 
     def root(self) -> Path:
-        if self.data_root is None:
-            raise TaskDataError("task 'liris-accede' needs --data-root DIR (see README, 'Data')")
-        base = Path(self.data_root).expanduser()
-        for candidate in (base, base / "liris_accede"):
-            if (candidate / "continuous-annotations").is_dir():
-                return candidate
-        raise TaskDataError(
-            f"{base}: no continuous-annotations/ there or in {base / 'liris_accede'}. LIRIS-ACCEDE needs a signed "
-            "license agreement: request it at https://liris-accede.ec-lyon.fr, then unpack "
-            "LIRIS-ACCEDE-continuous-annotations.zip there and add features/<Movie>/<modality>.npy"
-        )
+        return self.locate("liris_accede", "continuous-annotations")
 
     def load(self) -> TaskData:
         o = self.options
@@ -252,18 +244,12 @@ class MediaEval18(LirisAccede):
             "selection": "val.mse",
         },
         citation="Dellandrea et al., The MediaEval 2018 Emotional Impact of Movies Task, MediaEval 2018",
-        data="MEDIAEVAL18-*-Valence-Arousal/annotation/MEDIAEVAL18_XX_Valence-Arousal.txt + your features",
+        data="the MediaEval 2018 MEDIAEVAL18-*-Valence-Arousal/annotation/ files, which come with the LIRIS-ACCEDE "
+             "license agreement (request it at liris-accede.ec-lyon.fr), + your features (README, 'Data')",
     )
 
     def root(self) -> Path:
-        if self.data_root is None:
-            raise TaskDataError("task 'mediaeval18' needs --data-root DIR (see README, 'Data')")
-        base = Path(self.data_root).expanduser()
-        for candidate in (base, base / "mediaeval18"):
-            if any(candidate.glob("MEDIAEVAL18-*-Valence-Arousal")):
-                return candidate
-        raise TaskDataError(f"{base}: no MEDIAEVAL18-*-Valence-Arousal/ folders there or in {base / 'mediaeval18'} "
-                            "(the MediaEval 2018 data come with the LIRIS-ACCEDE license agreement)")
+        return self.locate("mediaeval18", "MEDIAEVAL18-*-Valence-Arousal")
 
     def annotation_files(self, root: Path) -> dict[str, tuple[Path, ...]]:
         files = sorted(root.glob("MEDIAEVAL18-*-Valence-Arousal/annotation/MEDIAEVAL18_*_Valence-Arousal.txt"))
@@ -276,14 +262,9 @@ class MediaEval18(LirisAccede):
         return seconds, targets, 0
 
     def folds(self, movies: list[str]) -> list:
-        from benchmark.episodes import Fold
-
         test = [m for m in movies if int(m.rsplit("_", 1)[1]) >= MEDIAEVAL18_FIRST_TEST]
         dev = [m for m in movies if m not in test]
         if not test or len(dev) < 2:
             raise TaskDataError(f"mediaeval18 needs DevSet movies (00-53) and TestSet movies (54-65); found "
                                 f"{len(dev)} and {len(test)}")
-        rng = np.random.default_rng(self.options.split_seed)
-        n_val = max(1, int(np.ceil(self.options.val_fraction * len(dev))))
-        val = set(rng.choice(dev, n_val, replace=False).tolist())
-        return [Fold(0, tuple(m for m in dev if m not in val), tuple(sorted(val)), tuple(test))]
+        return [fixed_test_fold(0, dev, test, self.options.val_fraction, np.random.default_rng(self.options.split_seed))]

@@ -23,11 +23,10 @@ from typing import Sequence
 
 import numpy as np
 
-from benchmark.episodes import Episode, Fold, TaskData, TaskSpec
+from benchmark.episodes import Episode, Fold, TaskData, TaskSpec, file_sha256
 from benchmark.interfaces import Task, TaskDataError, TaskMetadata, TrainBudget
 from tasks import regression_metrics
-from tasks.files import file_sha256
-from tasks.splits import folds_sha256, make_folds
+from tasks.splits import fixed_test_fold, folds_sha256, make_folds
 
 SPLITS = ("kfold", "official")
 # HuiZhangDB/PMEmo dynamic_MER.ipynb @ 65e5f78, output of the cell that draws the test songs
@@ -125,20 +124,14 @@ class PMEmo(Task):
             "selection": "val.rmse",
         },
         citation="Zhang et al., The PMEmo Dataset for Music Emotion Recognition, ICMR 2018",
-        data="PMEmo2019 annotations/ and features/ CSVs (README, 'Data')",
+        data="PMEmo2019's annotations/ and features/ CSVs, shared through the Google Drive links in the "
+             "HuiZhangDB/PMEmo README with no published checksum (README, 'Data')",
     )
     Options = PMEmoOptions
     default_budget = TrainBudget(epochs=40, patience=8)
 
     def root(self) -> Path:
-        if self.data_root is None:
-            raise TaskDataError("task 'pmemo' needs --data-root DIR (see README, 'Data')")
-        base = Path(self.data_root).expanduser()
-        for candidate in (base, base / "pmemo"):
-            if (candidate / "annotations" / "dynamic_annotations.csv").is_file():
-                return candidate
-        raise TaskDataError(f"{base}: no annotations/dynamic_annotations.csv there or in {base / 'pmemo'} "
-                            "(PMEmo2019 from the Google Drive links in the HuiZhangDB/PMEmo README)")
+        return self.locate("pmemo", "annotations/dynamic_annotations.csv")
 
     def protocol(self) -> dict:
         return {**self.metadata.protocol, "split": self.options.split}
@@ -181,11 +174,7 @@ class PMEmo(Task):
                                 "use --set split=kfold")
         rest = [s for s in songs if s not in official]
         rng = np.random.default_rng(self.options.split_seed)
-        n_val = max(1, round(self.options.val_fraction * len(rest)))
-        val = set(rng.choice(len(rest), n_val, replace=False).tolist())
-        fold = Fold(0, tuple(s for i, s in enumerate(rest) if i not in val),
-                    tuple(s for i, s in enumerate(rest) if i in val), tuple(test))
-        return [fold], missing
+        return [fixed_test_fold(0, rest, test, self.options.val_fraction, rng)], missing
 
     def evaluate(self, predictions, episodes: Sequence[Episode]) -> dict[str, float]:
         targets = ("valence", "arousal")

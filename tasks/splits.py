@@ -42,6 +42,16 @@ def make_folds(ids: Sequence[str], n_folds: int, val_fraction: float, seed: int)
     return folds
 
 
+def fixed_test_fold(k: int, pool: Sequence[str], test: Sequence[str], val_fraction: float,
+                    rng: np.random.Generator) -> Fold:
+    """A fold whose test part is given (an official or published split): validation is a random
+    ``val_fraction`` of ``pool`` (at least one), training the rest, both in ``pool``'s order."""
+    n_val = max(1, math.ceil(val_fraction * len(pool)))
+    val = set(rng.choice(len(pool), n_val, replace=False).tolist())
+    return Fold(k, tuple(p for i, p in enumerate(pool) if i not in val),
+                tuple(p for i, p in enumerate(pool) if i in val), tuple(test))
+
+
 def folds_from_json(spec: Any, known_ids: Sequence[str], source: str) -> list[Fold]:
     """Parse ``{"folds": [{"train": [...], "val": [...], "test": [...]}]}`` and check it."""
     if not isinstance(spec, dict) or not isinstance(spec.get("folds"), list) or not spec["folds"]:

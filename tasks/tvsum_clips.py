@@ -75,7 +75,7 @@ class TVSumClips(Task):
             "selection": "val.kendall",
         },
         citation="Song et al., TVSum, CVPR 2015; Otani et al., Rethinking the Evaluation of Video Summaries, CVPR 2019",
-        data="TVSum clip-level release (UMT layout); see README, 'Data'",
+        data="the TVSum clip-level release (UMT layout; `rlbench data download tvsum-clips`, README 'Data')",
     )
     Options = TVSumClipsOptions
     default_budget = TrainBudget(epochs=40, patience=8)
@@ -84,13 +84,7 @@ class TVSumClips(Task):
         return {**self.metadata.protocol, "budget": self.options.budget, "shot_clips": self.options.shot_clips}
 
     def root(self) -> Path:
-        if self.data_root is None:
-            raise TaskDataError("task 'tvsum-clips' needs --data-root DIR (the folder with tvsum_anno.json)")
-        base = Path(self.data_root).expanduser()
-        for candidate in (base, base / "tvsum"):
-            if (candidate / "tvsum_anno.json").is_file():
-                return candidate
-        raise TaskDataError(f"{base}: no tvsum_anno.json there or in {base / 'tvsum'} (see README, 'Data')")
+        return self.locate("tvsum", "tvsum_anno.json")
 
     def load(self) -> TaskData:
         o = self.options

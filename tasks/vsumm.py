@@ -164,6 +164,12 @@ def rank_correlations(scores: np.ndarray, user_scores: np.ndarray) -> tuple[floa
     return float(kendall_matrix(x, users).mean()), float(_spearman_matrix(x, users).mean())
 
 
+def human_fscore(user_summaries: np.ndarray, reduction: str) -> float:
+    """Each annotator's keyshot summary against the others' (reduced by ``reduction``), averaged."""
+    return float(np.mean([summary_fscore(user_summaries[u], np.delete(user_summaries, u, axis=0), reduction)
+                          for u in range(len(user_summaries))]))
+
+
 def human_agreement(user_scores: np.ndarray, user_summaries: np.ndarray, reduction: str) -> dict[str, float]:
     """Otani et al. (CVPR 2019) human row for one video: each annotator against each of the others,
     averaged over the others, then over annotators. F-score uses the annotators' keyshot summaries
@@ -171,11 +177,10 @@ def human_agreement(user_scores: np.ndarray, user_summaries: np.ndarray, reducti
     n = len(user_scores)
     if n < 2:
         raise ValueError("human agreement needs at least two annotators")
-    f = [summary_fscore(user_summaries[u], np.delete(user_summaries, u, axis=0), reduction) for u in range(n)]
     scores = np.asarray(user_scores, dtype=np.float64)
     off_diagonal = ~np.eye(n, dtype=bool)  # every ordered pair of different annotators
     return {
-        "fscore": float(np.mean(f)),
+        "fscore": human_fscore(user_summaries, reduction),
         "kendall": float(kendall_matrix(scores, scores)[off_diagonal].mean()),
         "spearman": float(_spearman_matrix(scores, scores)[off_diagonal].mean()),
     }
