@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from torch import nn
 
@@ -12,6 +13,8 @@ from baselines.sequence_regressor import SequenceRegressor, SequenceRegressorOpt
 @dataclass
 class LSTMOptions(SequenceRegressorOptions):
     layers: int = 1
+
+    SEARCH_SPACE: ClassVar[dict[str, tuple]] = {**SequenceRegressorOptions.SEARCH_SPACE, "layers": ("choice", [1, 2])}
 
 
 class LSTMNet(nn.Module):

@@ -1,9 +1,11 @@
 """LSTM trained by truncated BPTT: gradients flow back at most ``truncation`` steps; the hidden state
-is carried (detached) from one chunk to the next, so the model still sees the whole past."""
+is carried (detached) from one chunk to the next, so the model still sees the whole past. Each chunk is
+one optimizer update, and the budget counts it as one."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar, Iterator
 
 from baselines.lstm import LSTMModel, LSTMOptions
 
@@ -11,6 +13,8 @@ from baselines.lstm import LSTMModel, LSTMOptions
 @dataclass
 class TBPTTOptions(LSTMOptions):
     truncation: int = 32  # steps per backward pass
+
+    SEARCH_SPACE: ClassVar[dict[str, tuple]] = {**LSTMOptions.SEARCH_SPACE, "truncation": ("choice", [16, 32, 64])}
 
 
 class TBPTTLSTMModel(LSTMModel):
@@ -22,8 +26,9 @@ class TBPTTLSTMModel(LSTMModel):
             raise ValueError(f"truncation must be >= 1, got {options.truncation}")
         super().__init__(options, spec, seed)
 
-    def train_batch(self, x, y, mask, optimizer) -> float:
-        state, total, weight = None, 0.0, 0
+    def batch_updates(self, x, y, mask, optimizer) -> Iterator[float]:
+        """One optimizer update per chunk of ``truncation`` steps, each counted against the budget."""
+        state = None
         for start in range(0, x.shape[1], self.options.truncation):
             chunk = slice(start, start + self.options.truncation)
             if not mask[:, chunk].any():
@@ -32,6 +37,8 @@ class TBPTTLSTMModel(LSTMModel):
             loss = self.masked_mse(self.net.head(out), y[:, chunk], mask[:, chunk])
             self.optimizer_step(loss, optimizer)
             state = tuple(s.detach() for s in state)
-            n = int(mask[:, chunk].sum())
-            total, weight = total + loss.item() * n, weight + n
-        return total / max(weight, 1)
+            yield loss.item()
+
+    def updates_per_epoch(self, train) -> int:
+        chunks = -(-max(e.length for e in train) // self.options.truncation)
+        return super().updates_per_epoch(train) * chunks

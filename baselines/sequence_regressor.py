@@ -1,6 +1,6 @@
 """The supervised training loop shared by sequence baselines: a network maps ``[B, T, D]`` features to
-``[B, T, k]`` predictions and is trained on the masked MSE of every step, one epoch at a time,
-keeping the epoch the validation selector calls best.
+``[B, T, k]`` predictions and is trained on the masked MSE of every step, one batch per optimizer update,
+keeping the checkpoint the validation selector calls best.
 
 A new baseline subclasses ``SequenceRegressor`` and writes ``build_network`` (see README, "Add a
 baseline").
@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Sequence
+from typing import ClassVar, Iterator, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
 from benchmark.episodes import Episode, FeatureScaler, select_modalities
-from benchmark.interfaces import FitInfo, Model, TrainBudget, TrainingLog, run_epochs
+from benchmark.interfaces import FitInfo, Model, TrainBudget, TrainingLog, run_updates
 from benchmark.selection import Selector
 
 
@@ -29,6 +29,14 @@ class SequenceRegressorOptions:
     grad_clip: float = 1.0
     weight_decay: float = 0.0
     modalities: str = "all"  # or a comma-separated subset, e.g. "audio,face"
+
+    # what `rlbench tune` samples (benchmark.tuning reads the specs): kind, then bounds or choices
+    SEARCH_SPACE: ClassVar[dict[str, tuple]] = {
+        "lr": ("log-uniform", 3e-4, 1e-2),
+        "hidden": ("choice", [32, 64, 128]),
+        "batch_size": ("choice", [8, 16, 32]),
+        "weight_decay": ("choice", [0.0, 1e-5, 1e-4]),
+    }
 
 
 class SequenceRegressor(Model):
@@ -70,22 +78,32 @@ class SequenceRegressor(Model):
         self.optimizer_step(loss, optimizer)
         return loss.item()
 
+    def batch_updates(self, x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor, optimizer) -> Iterator[float]:
+        """The optimizer updates one batch makes, each yielding its loss (one here; truncated BPTT makes one
+        per chunk)."""
+        yield self.train_batch(x, y, mask, optimizer)
+
+    def updates_per_epoch(self, train: Sequence[Episode]) -> int:
+        return -(-len(train) // self.options.batch_size)
+
     def fit(self, train, val, budget: TrainBudget, selector: Selector, log: TrainingLog) -> FitInfo:
         self.scaler.fit(train)
         generator = torch.Generator().manual_seed(self.seed)
         optimizer = torch.optim.Adam(self.net.parameters(), lr=self.options.lr, weight_decay=self.options.weight_decay)
         initial = copy.deepcopy(self.net.state_dict())
 
-        def train_epoch() -> dict[str, float]:
-            self.net.train()
-            order = torch.randperm(len(train), generator=generator).tolist()
+        def updates() -> Iterator[dict[str, float]]:
             size = self.options.batch_size
-            losses = [self.train_batch(*self._batch([train[i] for i in order[s: s + size]]), optimizer)
-                      for s in range(0, len(order), size)]
-            return {"train_loss": float(np.mean(losses))}
+            self.net.train()
+            while True:  # one reshuffled pass after another; the budget decides when to stop
+                order = torch.randperm(len(train), generator=generator).tolist()
+                for s in range(0, len(order), size):
+                    for loss in self.batch_updates(*self._batch([train[i] for i in order[s: s + size]]), optimizer):
+                        yield {"train_loss": loss}
+                        self.net.train()  # validation in between may have set eval mode
 
-        info, best = run_epochs(budget, selector, log, train_epoch, lambda: self.predict(val),
-                                lambda: copy.deepcopy(self.net.state_dict()))
+        info, best = run_updates(budget, self.updates_per_epoch(train), selector, log, updates(),
+                                 lambda: self.predict(val), lambda: copy.deepcopy(self.net.state_dict()))
         self.net.load_state_dict(best if best is not None else initial)
         return info
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -24,6 +25,12 @@ class TransformerOptions(SequenceRegressorOptions):
     # 0 = full causal context; w > 0 = each step attends to itself and the w - 1 before it, per layer
     # (so the model sees layers * (w - 1) steps back)
     window: int = 0
+
+    SEARCH_SPACE: ClassVar[dict[str, tuple]] = {
+        **SequenceRegressorOptions.SEARCH_SPACE,
+        "layers": ("choice", [1, 2, 3]),
+        "dropout": ("uniform", 0.0, 0.3),
+    }
 
 
 def sinusoidal(length: int, dim: int) -> torch.Tensor:

@@ -19,7 +19,7 @@ from typing import Any, Sequence
 from benchmark.config import ConfigError
 from benchmark.leaderboard import Board, build_boards, render_csv, render_latex, render_markdown
 from benchmark.records import load_record
-from benchmark.runner import Reporter, RunRequest, prepare, resolve_pair
+from benchmark.runner import Reporter, RunRequest, prepare
 from benchmark.sweep import sweep
 
 ABLATIONS = ("memory-size", "update-rule", "modality", "rl-design")
@@ -60,10 +60,9 @@ def variants(kind: str, request: RunRequest, model: str | None, values: Sequence
         return [Variant(f"{m} all", m, ("model.modalities=all",), reference=True)] + [
             Variant(f"{m} {name} only", m, (f"model.modalities={name}",)) for name in modalities]
     if kind == "rl-design":
-        warm = max(1, round(2 * resolve_pair(request, request.tasks[0], "rlmem").budget.epochs / 3))
-        probes = [(f"probe: BPTT {warm} epochs, then RL", "rlmem", (f"model.bptt_warmup={warm}",)),
-                  (f"probe: BPTT {warm} epochs, then actor frozen", "rlmem",
-                   (f"model.bptt_warmup={warm}", "model.actor_lr=0"))]
+        probes = [("probe: BPTT for 2/3 of the updates, then RL", "rlmem", ("model.bptt_warmup=0.667",)),
+                  ("probe: BPTT for 2/3 of the updates, then actor frozen", "rlmem",
+                   ("model.bptt_warmup=0.667", "model.actor_lr=0"))]
         chosen = [*RL_DESIGN, *probes]
         if values:
             chosen = chosen[:1] + [c for c in chosen[1:] if any(v in c[0] for v in values)]

@@ -20,6 +20,8 @@ MODELS: dict[str, tuple[str, str]] = {
         "RL-based memory network: DDPG write policy, post-state critic, one-step TD (ACM MM 2022)",
     ),
     "memnet-bptt": ("rlmem.model:MemNetBPTTModel", "memory network like rlmem, writes learnt by full BPTT (ablation twin)"),
+    "ridge": ("baselines.classic:RidgeModel", "ridge regression per step on standardised features (scikit-learn)"),
+    "svr": ("baselines.classic:SVRModel", "support vector regression per step, rbf kernel (scikit-learn)"),
     "mean": ("baselines.reference:MeanModel", "reference: predicts the training-set mean of each target"),
     "random": ("baselines.reference:RandomModel", "reference: uniform random predictions in the training target range"),
     "human": ("baselines.reference:HumanModel", "reference: agreement of each annotator with the others (Otani et al. 2019)"),

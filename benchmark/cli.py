@@ -71,13 +71,21 @@ def default_data_root() -> Path:
     return Path(os.environ.get("RLBENCH_DATA", "~/.cache/rlbench")).expanduser()
 
 
-def _request(task, model, seeds, folds, overrides, data_root, results, resume, trace=False):
+def _request(task, model, seeds, folds, overrides, data_root, results, resume, trace=False, tuned=False,
+             presets=None):
     from benchmark.runner import RunRequest
 
+    tasks, models = _split_names(task), _split_names(model)
+    presets_of = None
+    if tuned:
+        from benchmark.tuning import load_presets
+
+        presets_of = load_presets(presets or results, tasks, models)
     return RunRequest(
         trace=trace,
-        tasks=_split_names(task),
-        models=_split_names(model),
+        tuned=presets_of,
+        tasks=tasks,
+        models=models,
         seeds=parse_int_list(seeds, "--seeds"),
         folds=None if folds.strip() == "all" else parse_int_list(folds, "--folds"),
         overrides=overrides,
@@ -128,27 +136,27 @@ def models_cmd(plugin: List[str] = typer.Option([], "--plugin", help="module or 
 
 
 class _RichReporter:
-    """Progress bars for a run: one over cells, one over the epochs of the cell in training."""
+    """Progress bars for a run: one over cells, one over the updates of the cell in training."""
 
     def __init__(self, progress):
         self.progress = progress
         self.cells = None
-        self.epochs = None
+        self.updates = None
         self.label = ""
 
     def plan(self, total: int) -> None:
         self.cells = self.progress.add_task("cells", total=total)
 
     def start_cell(self, label: str) -> None:
-        if self.epochs is not None:
-            self.progress.remove_task(self.epochs)
+        if self.updates is not None:
+            self.progress.remove_task(self.updates)
         self.label = label
-        self.epochs = self.progress.add_task(label, total=None)
+        self.updates = self.progress.add_task(label, total=None)
 
-    def on_epoch(self, epoch: int, total: int, metrics) -> None:
+    def on_eval(self, update: int, total: int, metrics) -> None:
         shown = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items()
                           if k in ("train_loss", "td_error") or k.startswith(("val_", "test_")))
-        self.progress.update(self.epochs, completed=epoch, total=total, description=f"{self.label}  [{shown}]")
+        self.progress.update(self.updates, completed=update, total=total, description=f"{self.label}  [{shown}]")
 
     def end_cell(self, outcome) -> None:
         self.progress.advance(self.cells)
@@ -167,12 +175,14 @@ def run_cmd(
     resume: bool = typer.Option(True, "--resume/--overwrite", help="skip cells that already have a finished record with the same config"),
     plugin: List[str] = typer.Option([], "--plugin", help="module or .py file defining RLBENCH_MODELS / RLBENCH_TASKS"),
     trace: bool = typer.Option(False, "--trace", help="keep the first test sequence's predictions in each record (figures)"),
+    tuned: bool = typer.Option(False, "--tuned", help="start each trained model from its preset made by `rlbench tune`"),
+    presets: Optional[Path] = typer.Option(None, "--presets", help="results folder holding <task>/tuned/<model>.json [--results]"),
 ):
     """Train and score models on tasks; one record per (task, model, seed, fold)."""
     from benchmark.runner import run
 
     _load_plugins(plugin)
-    request = _request(task, model, seeds, folds, set_, data_root, results, resume, trace)
+    request = _request(task, model, seeds, folds, set_, data_root, results, resume, trace, tuned, presets)
     with _progress() as progress:
         outcomes = run(request, _RichReporter(progress))
     _summary(outcomes, results)
@@ -195,12 +205,14 @@ def sweep_cmd(
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (default: start a local one)"),
     plugin: List[str] = typer.Option([], "--plugin", help="module or .py file defining RLBENCH_MODELS / RLBENCH_TASKS"),
     trace: bool = typer.Option(False, "--trace", help="keep the first test sequence's predictions in each record (figures)"),
+    tuned: bool = typer.Option(False, "--tuned", help="start each trained model from its preset made by `rlbench tune`"),
+    presets: Optional[Path] = typer.Option(None, "--presets", help="results folder holding <task>/tuned/<model>.json [--results]"),
 ):
     """Run a grid of cells in parallel (local processes or Ray); records are written by this process."""
     from benchmark.sweep import sweep
 
     _load_plugins(plugin)
-    request = _request(task, model, seeds, folds, set_, data_root, results, resume, trace)
+    request = _request(task, model, seeds, folds, set_, data_root, results, resume, trace, tuned, presets)
     with _progress() as progress:
         outcomes = sweep(request, grid, executor, workers, address, plugin, _RichReporter(progress))
     _summary(outcomes, results)
@@ -235,6 +247,49 @@ def _summary(outcomes, results: Path) -> None:
         console.print(f"main score: {outcomes[0].main_metric}; records in {results}", markup=False)
         console.print(f"leaderboard: rlbench table --results {results}", markup=False, soft_wrap=True)
     _exit_on_failures(outcomes)
+
+
+@app.command("tune")
+@clean_errors
+def tune_cmd(
+    task: List[str] = typer.Option(..., "--task", "-t", help="task name(s); repeat or comma-separate"),
+    model: List[str] = typer.Option(..., "--model", "-m", help="model name(s); each gets the same number of trials"),
+    trials: int = typer.Option(8, "--trials", help="random-search trials per model"),
+    seeds: str = typer.Option("0", "--seeds", help="seeds each trial runs (its score: the mean over seeds and folds)"),
+    folds: str = typer.Option("0", "--folds", help="'all' or fold indices; tuning on one fold keeps it cheap"),
+    sampler_seed: int = typer.Option(0, "--sampler-seed", help="seed of the parameter draw"),
+    set_: List[str] = typer.Option([], "--set", help="key=value applied to every trial (budget, task options)"),
+    data_root: Optional[Path] = typer.Option(None, "--data-root", help="dataset folder or file [env RLBENCH_DATA, else ~/.cache/rlbench]"),
+    results: Path = typer.Option(Path("results"), "--results", help="trial records go to RESULTS/tuning, presets to RESULTS/<task>/tuned"),
+    resume: bool = typer.Option(True, "--resume/--overwrite", help="skip trials that already have a finished record"),
+    executor: str = typer.Option("local", "--executor", help="local (process pool) or ray"),
+    workers: Optional[int] = typer.Option(None, "--workers", help="parallel cells [local: the machine's cores]"),
+    address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (default: start a local one)"),
+    plugin: List[str] = typer.Option([], "--plugin", help="module or .py file defining RLBENCH_MODELS / RLBENCH_TASKS"),
+):
+    """Random search over each model's declared space, scored on validation only (the test split is never
+    scored), the same number of trials for every model; the best becomes a preset that --tuned applies."""
+    import json
+
+    from benchmark.tuning import tune
+
+    _load_plugins(plugin)
+    request = _request(task, model, seeds, folds, set_, data_root, results, resume)
+    with _progress() as progress:
+        written = tune(request, trials, sampler_seed, executor, workers, address, plugin, _RichReporter(progress))
+    table = Table(title=f"tuned: {trials} trials per model, on validation", title_justify="left")
+    for col in ("task", "model", "best val", "trials done", "best parameters"):
+        table.add_column(col, overflow="fold")
+    for path in written:
+        preset = json.loads(path.read_text())
+        done = sum(t["val_score"] is not None for t in preset["trials"])
+        params = ", ".join(f"{k}={v}" for k, v in preset["best"]["params"].items())
+        table.add_row(preset["task"], preset["model"], f"{preset['best']['val_score']:.4f}",
+                      f"{done}/{preset['n_trials']}", params)
+    console.print(table)
+    console.print("presets: " + ", ".join(str(p) for p in written), markup=False, soft_wrap=True)
+    console.print(f"use them: rlbench run --task {','.join(request.tasks)} --model {','.join(request.models)} "
+                  f"--tuned --results {results}", markup=False, soft_wrap=True)
 
 
 @app.command("ablate")
@@ -280,6 +335,7 @@ def ablate_cmd(
 def paper_cmd(
     results: Path = typer.Option(Path("results"), "--results", help="folder of records"),
     out: Optional[Path] = typer.Option(None, "--out", help="where the tables go [RESULTS/paper]"),
+    converged_only: bool = typer.Option(False, "--converged-only", help="leave out cells still improving when training ended (↗)"),
 ):
     """Regenerate the paper-style tables (measured rows from records, reported rows with sources)."""
     from benchmark.paper import write_paper
@@ -288,7 +344,8 @@ def paper_cmd(
 
     if not results.is_dir():
         raise RunError(f"{results}: no such folder of records (run `rlbench run ...` first, or pass --results)")
-    written = write_paper((r for _, r in iter_records(results)), out or results / "paper", results / "ablations")
+    written = write_paper((r for _, r in iter_records(results)), out or results / "paper", results / "ablations",
+                          converged_only)
     typer.echo(written[0].read_text())
     typer.echo("wrote " + ", ".join(str(p) for p in written))
 
@@ -301,8 +358,10 @@ def table_cmd(
     results: Path = typer.Option(Path("results"), "--results", help="folder of records"),
     split: str = typer.Option("test", "--split", help="test or val"),
     out: Optional[Path] = typer.Option(None, "--out", help="write to this file instead of printing"),
+    converged_only: bool = typer.Option(False, "--converged-only", help="leave out cells still improving when training ended (↗)"),
 ):
-    """Leaderboard from the records: mean ± std over seeds with n, per task."""
+    """Leaderboard from the records: mean ± std over seeds with n, per task. Rows mark cells still improving
+    when training ended (↗) and cells made from uncommitted code (‡)."""
     from benchmark.leaderboard import RENDERERS, build_boards
     from benchmark.records import iter_records
     from benchmark.runner import RunError
@@ -313,7 +372,7 @@ def table_cmd(
         raise RunError(f"--split must be 'test' or 'val', got {split!r}")
     if not results.is_dir():
         raise RunError(f"{results}: no such folder of records (run `rlbench run ...` first, or pass --results)")
-    boards = build_boards((r for _, r in iter_records(results)), split, _split_names(task))
+    boards = build_boards((r for _, r in iter_records(results)), split, _split_names(task), converged_only)
     if not boards:
         raise RunError(f"{results}: no records" + (f" for task(s) {', '.join(task)}" if task else ""))
     text = RENDERERS[fmt](boards)

@@ -112,9 +112,12 @@ def resolve(
     other_model_keys: set[str] = frozenset(),
     model_name: str = "model",
     task_name: str = "task",
+    model_defaults: dict[str, Any] | None = None,
 ) -> ResolvedConfig:
     """Apply overrides for one (task, model) pair. Keys that only another model of the same run knows
-    are skipped here (``other_model_keys``); keys nobody knows are errors."""
+    are skipped here (``other_model_keys``); keys nobody knows are errors. ``model_defaults`` (a tuned
+    preset) replace the model's defaults: they are not overrides, so ``--set`` still wins over them and
+    they stay out of ``applied``."""
     fields_by_scope = {
         "train": option_fields(TrainBudget),
         "task": option_fields(task_options_cls),
@@ -142,9 +145,14 @@ def resolve(
                 raise ConfigError(_unknown(ov, known, "option", task_name, model_name))
             scope = owners[0]
         values[scope][ov.key] = coerce(ov.raw, fields_by_scope[scope][ov.key], f"--set {ov}")
+    defaults = dict(model_defaults or {})
+    unknown = sorted(set(defaults) - set(fields_by_scope["model"]))
+    if unknown:
+        raise ConfigError(f"tuned preset for model {model_name!r} sets unknown option(s) {', '.join(unknown)}: "
+                          "tune it again")
     try:
         task_options = task_options_cls(**values["task"])
-        model_options = model_options_cls(**values["model"])
+        model_options = model_options_cls(**{**defaults, **values["model"]})
         new_budget = dataclasses.replace(budget, **values["train"])
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"--set: {exc}") from exc

@@ -68,38 +68,59 @@ def memory_horizon(records: Iterable[dict], out: Path, task: str = "synth-affect
 
 
 def training_curves(records: Sequence[dict], out: Path, name: str, title: str) -> list[Path]:
-    """The validation score of every epoch, one line per model label (mean over seeds), with the epoch
-    each run selected marked: what the selected scores alone hide (a policy that got worse, say)."""
-    curves: dict[str, list[list[float]]] = defaultdict(list)
-    chosen: dict[str, list[int]] = defaultdict(list)
+    """The validation score against optimizer updates, one line per model label (mean over the seeds and
+    folds that reached each evaluation), with the checkpoint each run selected marked and runs that ended
+    still improving drawn hollow: what the selected scores alone hide (a policy that got worse, a model
+    stopped by the cap)."""
+    curves: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    chosen: dict[str, list[tuple[int, bool]]] = defaultdict(list)
     key = None
     for r in records:
         if r["status"] != "completed" or not r.get("history"):
             continue
         key = next((k for k in r["history"][0] if k.startswith("val_")), None)
-        if key is None:
+        if key is None or "update" not in r["history"][0]:
             continue
-        curves[r["model"]["name"]].append([row[key] for row in r["history"]])
-        if (r.get("selection") or {}).get("epoch"):
-            chosen[r["model"]["name"]].append(int(r["selection"]["epoch"]))
+        label = r["model"]["name"]
+        for row in r["history"]:
+            curves[label][int(row["update"])].append(row[key])
+        selection = r.get("selection") or {}
+        if selection.get("update"):
+            chosen[label].append((int(selection["update"]), selection.get("convergence") == "still-improving"))
     if not curves:
         return []
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for label, runs in curves.items():
-        n = min(len(c) for c in runs)
-        mean = np.mean([c[:n] for c in runs], axis=0)
-        (line,) = ax.plot(np.arange(1, n + 1), mean, label=label, linewidth=1.2)
-        for e in chosen[label]:
-            if e <= n:
-                ax.plot(e, mean[e - 1], marker="o", color=line.get_color(), markersize=4)
-    if all(min(c) > 0 for runs in curves.values() for c in runs):
+    for i, (label, by_update) in enumerate(curves.items()):
+        xs = sorted(by_update)
+        mean = np.array([np.mean(by_update[x]) for x in xs])
+        (line,) = ax.plot(xs, mean, label=label, linewidth=1.2, marker=MARKERS[i % len(MARKERS)], markersize=3,
+                          markevery=max(1, len(xs) // 8))
+        for update, unfinished in chosen[label]:
+            j = int(np.searchsorted(xs, update))
+            if j < len(xs):
+                ax.plot(xs[j], mean[j], marker="o", markersize=5, color=line.get_color(),
+                        markerfacecolor="none" if unfinished else line.get_color())
+    if all(v > 0 for by_update in curves.values() for vs in by_update.values() for v in vs):
         ax.set_yscale("log")  # errors: a blow-up should not flatten the differences that matter
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(f"validation {key[4:]}  (dots: selected epochs)")
+        _plain_log_ticks(ax.yaxis)
+    ax.set_xlabel("optimizer updates")
+    ax.set_ylabel(f"validation {key[4:]}  (dots: selected; hollow: still improving)")
     ax.set_title(title)
     ax.legend(fontsize=7)
     return _save(fig, out, name)
+
+
+MARKERS = ("o", "s", "^", "v", "D", "P", "X", "*", "<", ">")
+
+
+def _plain_log_ticks(axis) -> None:
+    """Log-scale ticks written as 0.11, not 1.1x10^-1."""
+    from matplotlib.ticker import FuncFormatter
+
+    fmt = FuncFormatter(lambda v, _: f"{v:.3g}")
+    axis.set_major_formatter(fmt)
+    axis.set_minor_formatter(fmt)
 
 
 def memory_trace(record: dict, out: Path) -> list[Path]:

@@ -11,10 +11,10 @@ import dataclasses
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Mapping, Protocol, Sequence
+from typing import Any, Callable, ClassVar, Iterator, Mapping, Protocol, Sequence
 
 from benchmark.episodes import Episode, Predictions, TaskData, TaskSpec
-from benchmark.selection import Selector
+from benchmark.selection import Selector, verdict
 
 
 @dataclass(frozen=True)
@@ -60,23 +60,52 @@ def metric_family(metric: str) -> str:
 SELECTION_RULES = ("val", "leaky-test-max")
 
 
+@dataclass(frozen=True)
+class UpdatePlan:
+    """A budget made concrete for one model on one training set."""
+
+    max_updates: int
+    eval_every: int
+    min_updates: int
+    patience: int  # evaluations without a better validation main score before stopping
+    updates_per_epoch: int
+
+
 @dataclass
 class TrainBudget:
-    """The training budget a task grants every model alike (``--set epochs=N`` overrides it)."""
+    """The training budget a task grants every model alike, in optimizer updates (``--set`` overrides it).
 
-    epochs: int = 20
-    patience: int = 5  # epochs without a better validation main score before stopping
-    # "val" (the only honest choice) or "leaky-test-max": pick the epoch by the *test* main score, as
+    Counting updates rather than epochs gives a dataset of a few dozen sequences as many updates as a large
+    one, and a model with small batches no more than one with large batches. ``epochs=N`` is a convenience:
+    it sets the cap to N epochs of the model's updates and validates once per epoch.
+    """
+
+    max_updates: int = 4000
+    eval_every: int = 50  # updates between two validation scores
+    patience: int = 10  # evaluations without a better validation main score before stopping
+    min_updates: int = 300  # never stop earlier than this
+    epochs: int = 0  # 0 = use max_updates/eval_every; N > 0 = N epochs, validated after each
+    # "val" (the only honest choice) or "leaky-test-max": pick the checkpoint by the *test* main score, as
     # several published summarization numbers did; such records and rows are flagged as leaky.
     selection: str = "val"
 
     def __post_init__(self) -> None:
         if self.selection not in SELECTION_RULES:
             raise ValueError(f"selection must be one of {SELECTION_RULES}, got {self.selection!r}")
-        if self.epochs < 1:
-            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
-        if self.patience < 1:
-            raise ValueError(f"patience must be >= 1, got {self.patience}")
+        for name in ("max_updates", "eval_every", "patience"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("min_updates", "epochs"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+
+    def plan(self, updates_per_epoch: int) -> UpdatePlan:
+        per_epoch = max(1, int(updates_per_epoch))
+        if self.epochs:
+            cap = self.epochs * per_epoch
+            return UpdatePlan(cap, per_epoch, min(self.min_updates, cap), self.patience, per_epoch)
+        return UpdatePlan(self.max_updates, self.eval_every, min(self.min_updates, self.max_updates),
+                          self.patience, per_epoch)
 
 
 @dataclass
@@ -123,43 +152,64 @@ class TaskDataError(ValueError):
 
 @dataclass
 class FitInfo:
-    epochs_run: int = 0
-    best_epoch: int | None = None
+    """What training did. Models that do not train iteratively (references, closed-form fits) leave the
+    update counts at 0 and ``convergence`` at None."""
+
+    updates_run: int = 0
+    best_update: int | None = None
+    updates_per_epoch: int = 0
+    stopped_by: str | None = None  # "early-stop" | "cap"
+    convergence: str | None = None  # "converged" | "still-improving" (see benchmark.selection.verdict)
     history: list[dict[str, float]] = field(default_factory=list)
     diagnostics: dict[str, Any] = field(default_factory=dict)
 
 
-def run_epochs(
+def run_updates(
     budget: "TrainBudget",
+    updates_per_epoch: int,
     selector: Selector,
     log: "TrainingLog",
-    train_epoch: Callable[[], Mapping[str, float]],
+    updates: Iterator[Mapping[str, float]],
     predict_val: Callable[[], Mapping[str, Any]],
     snapshot: Callable[[], Any],
 ) -> tuple["FitInfo", Any]:
-    """The epoch loop every trained model shares: train, score validation, keep the best snapshot,
-    log, stop early. Returns the fit info and the snapshot of the selected epoch (None if none was)."""
-    info, best = FitInfo(), None
-    for epoch in range(1, budget.epochs + 1):
-        row = {"epoch": epoch, **train_epoch()}
-        if selector.observe(epoch, predict_val()):
+    """The loop every trained model shares. ``updates`` performs one optimizer update per ``next()`` and
+    returns its statistics; every ``eval_every`` updates the validation main score is taken, the best
+    snapshot kept and one history row logged (the statistics averaged since the last row, except counters
+    named ``total_*``, which keep their latest value); training stops
+    after ``patience`` evaluations without improvement (never before ``min_updates``) or at the cap.
+    Returns the fit info and the snapshot of the selected checkpoint (None if none was)."""
+    plan = budget.plan(updates_per_epoch)
+    info, best = FitInfo(updates_per_epoch=plan.updates_per_epoch, stopped_by="cap"), None
+    pending: dict[str, list[float]] = {}
+    for update in range(1, plan.max_updates + 1):
+        for key, value in next(updates).items():
+            pending.setdefault(key, []).append(float(value))
+        info.updates_run = update
+        if update % plan.eval_every and update != plan.max_updates:
+            continue
+        row = {"update": update, "epoch": round(update / plan.updates_per_epoch, 3),
+               **{key: v[-1] if key.startswith("total_") else sum(v) / len(v) for key, v in pending.items()}}
+        pending.clear()
+        if selector.observe(update, predict_val()):
             best = snapshot()
         row[selector.history_key] = selector.history[-1][1]
         info.history.append(row)
-        log.on_epoch(epoch, budget.epochs, row)
-        info.epochs_run = epoch
-        if selector.should_stop:
+        log.on_eval(update, plan.max_updates, row)
+        if update >= plan.min_updates and selector.should_stop:
+            info.stopped_by = "early-stop"
             break
-    info.best_epoch = selector.best_epoch
+    info.best_update = selector.best_step
+    info.convergence = verdict(info.best_update, info.updates_run, info.stopped_by)
     return info, best
 
 
 class TrainingLog(Protocol):
-    def on_epoch(self, epoch: int, total: int, metrics: Mapping[str, float]) -> None: ...
+    def on_eval(self, update: int, total: int, metrics: Mapping[str, float]) -> None: ...
 
 
 class NullLog:
-    def on_epoch(self, epoch: int, total: int, metrics: Mapping[str, float]) -> None:
+    def on_eval(self, update: int, total: int, metrics: Mapping[str, float]) -> None:
         pass
 
 
@@ -184,8 +234,9 @@ class Model(ABC):
         selector: Selector,
         log: TrainingLog,
     ) -> FitInfo:
-        """Train on ``train``; after each epoch hand validation predictions to ``selector`` and keep
-        the parameters of the epoch it calls best; stop when ``selector.should_stop``."""
+        """Train on ``train`` within ``budget`` (``run_updates`` does the bookkeeping): hand validation
+        predictions to ``selector`` every ``eval_every`` updates, keep the parameters of the checkpoint it
+        calls best, stop when ``selector.should_stop``."""
 
     @abstractmethod
     def predict(self, episodes: Sequence[Episode]) -> dict[str, Any]:

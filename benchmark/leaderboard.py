@@ -1,7 +1,9 @@
 """Leaderboards as pure functions of result records: mean ± std over seeds, per task configuration.
 
 Per seed, a metric is first averaged over the folds that seed completed; the table then shows the mean
-and the sample standard deviation of those per-seed values, with n = the number of seeds.
+and the sample standard deviation of those per-seed values, with n = the number of seeds. A row says
+what would weaken it: cells still improving when training ended (↗), cells made from uncommitted code
+(‡), and how its model was tuned. Tuning trials are never part of a table.
 """
 
 from __future__ import annotations
@@ -23,6 +25,13 @@ class Row:
     n_folds: float  # folds per seed, averaged (a full run has the task's n_folds)
     stats: dict[str, tuple[float, float | None]]  # metric -> (mean, std or None when n == 1)
     n_parameters: int | None = None
+    n_cells: int = 0
+    still_improving: int = 0  # cells whose training ended before it converged (selection.convergence)
+    dirty: int = 0  # cells made from uncommitted code (provenance.git_dirty)
+
+    @property
+    def marks(self) -> str:
+        return ("" if not self.still_improving else f" {STILL_IMPROVING_MARK}") + ("" if not self.dirty else f" {DIRTY_MARK}")
 
 
 @dataclass
@@ -34,10 +43,43 @@ class Board:
     higher_is_better: dict[str, bool]
     rows: list[Row] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    tuning: list[str] = field(default_factory=list)  # how the tuned rows were tuned
+    left_out: int = 0  # still-improving cells left out (--converged-only)
 
     @property
     def title(self) -> str:
         return f"{self.task} (v{self.version}, {self.split})"
+
+    def notes(self) -> list[str]:
+        """The caption lines under a table: what weakens which row, how tuned rows were tuned."""
+        out = []
+        unfinished = [f"{r.model} ({r.still_improving} of {r.n_cells})" for r in self.rows if r.still_improving]
+        if unfinished:
+            out.append(f"{STILL_IMPROVING_MARK} still improving when training ended (best checkpoint in the last "
+                       f"20 % of the updates, or stopped by the update cap), cells: {', '.join(unfinished)}; "
+                       "a larger budget may change these rows")
+        if self.left_out:
+            out.append(f"--converged-only: {self.left_out} still-improving cell(s) left out")
+        dirty = [f"{r.model} ({r.dirty} of {r.n_cells})" for r in self.rows if r.dirty]
+        if dirty:
+            out.append(f"{DIRTY_MARK} made from uncommitted code (provenance git_dirty: their commit does not "
+                       f"identify the code), cells: {', '.join(dirty)}")
+        out += [f"tuned: {t}" for t in self.tuning]
+        return out
+
+
+STILL_IMPROVING_MARK = "↗"
+DIRTY_MARK = "‡"
+TUNED_SUFFIX = " (tuned)"
+
+
+def tuning_caption(tuned: dict) -> str:
+    folds = ",".join(map(str, tuned["folds"]))
+    seeds = ",".join(map(str, tuned["seeds"]))
+    where = "" if not tuned.get("task_overrides") else \
+        f" at {', '.join(f'{k}={v}' for k, v in sorted(tuned['task_overrides'].items()))}"
+    return (f"{tuned['n_trials']} random-search trials per model on validation{where} "
+            f"(seeds {seeds}, folds {folds}; {tuned['method']})")
 
 
 def model_label(name: str, overrides: dict[str, Any]) -> str:
@@ -46,21 +88,27 @@ def model_label(name: str, overrides: dict[str, Any]) -> str:
     return f"{name} [{', '.join(f'{k}={v}' for k, v in sorted(overrides.items()))}]"
 
 
-def build_boards(records: Iterable[dict[str, Any]], split: str = "test", tasks: Sequence[str] = ()) -> list[Board]:
+def still_improving(record: dict[str, Any]) -> bool:
+    return (record.get("selection") or {}).get("convergence") == "still-improving"
+
+
+def build_boards(records: Iterable[dict[str, Any]], split: str = "test", tasks: Sequence[str] = (),
+                 converged_only: bool = False) -> list[Board]:
     groups: dict[tuple, dict[tuple, list[dict]]] = defaultdict(lambda: defaultdict(list))
     failed: dict[tuple, list[str]] = defaultdict(list)
     task_meta: dict[tuple, dict] = {}
-    for rec in _latest_per_cell(records):
+    left_out: dict[tuple, int] = defaultdict(int)
+    for rec in _latest_per_cell(r for r in records if r.get("purpose", "run") == "run"):
         t = rec["task"]
         if tasks and t["name"] not in tasks:
             continue
         task_key = (model_label(t["name"], t.get("overrides") or {}), t["version"])
         task_meta.setdefault(task_key, t)
-        label = model_label(rec["model"]["name"], rec["model"].get("overrides") or {})
-        if (rec.get("selection") or {}).get("leaky"):
-            label += " ⚠ LEAKY: epoch chosen on test"
+        label = record_label(rec)
         model_key = (label, rec["model"]["reference"])
-        if rec["status"] == "completed":
+        if converged_only and rec["status"] == "completed" and still_improving(rec):
+            left_out[task_key] += 1
+        elif rec["status"] == "completed":
             groups[task_key][model_key].append(rec)
         else:
             failed[task_key].append(f"{model_key[0]} seed {rec['seed']} fold {t['fold']}: "
@@ -72,7 +120,10 @@ def build_boards(records: Iterable[dict[str, Any]], split: str = "test", tasks: 
         scored = [r["scores"][split] for recs in groups[task_key].values() for r in recs]
         metrics = [m for m in t["leaderboard_metrics"] if all(m in s for s in scored)]
         hib = {m: bool(t["higher_is_better"][m]) for m in metrics}
-        board = Board(task_key[0], task_key[1], split, metrics, hib, failed=sorted(failed[task_key]))
+        board = Board(task_key[0], task_key[1], split, metrics, hib, failed=sorted(failed[task_key]),
+                      left_out=left_out[task_key])
+        board.tuning = sorted({tuning_caption(r["model"]["tuned"]) for recs in groups[task_key].values()
+                               for r in recs if r["model"].get("tuned")})
         for (model, reference), recs in groups[task_key].items():
             per_seed: dict[int, list[dict]] = defaultdict(list)
             for r in recs:
@@ -82,12 +133,24 @@ def build_boards(records: Iterable[dict[str, Any]], split: str = "test", tasks: 
                 seed_means = [sum(s[m] for s in folds) / len(folds) for folds in per_seed.values()]
                 stats[m] = _mean_std(seed_means)
             n_folds = sum(len(v) for v in per_seed.values()) / len(per_seed)
-            board.rows.append(Row(model, reference, len(per_seed), n_folds, stats, recs[0]["model"].get("n_parameters")))
+            board.rows.append(Row(model, reference, len(per_seed), n_folds, stats, recs[0]["model"].get("n_parameters"),
+                                  len(recs), sum(still_improving(r) for r in recs),
+                                  sum(bool((r.get("provenance") or {}).get("git_dirty")) for r in recs)))
         main = metrics[0]
         sign = -1 if hib[main] else 1
         board.rows.sort(key=lambda r: (sign * r.stats[main][0], r.model))
         boards.append(board)
     return boards
+
+
+def record_label(rec: dict[str, Any]) -> str:
+    """The row a record belongs to: model, its overrides, whether it was tuned, and a leaky selection."""
+    label = model_label(rec["model"]["name"], rec["model"].get("overrides") or {})
+    if rec["model"].get("tuned"):
+        label += TUNED_SUFFIX
+    if (rec.get("selection") or {}).get("leaky"):
+        label += " ⚠ LEAKY: epoch chosen on test"
+    return label
 
 
 def _latest_per_cell(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -97,8 +160,7 @@ def _latest_per_cell(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     latest: dict[tuple, dict] = {}
     for rec in records:
         t, m = rec["task"], rec["model"]
-        key = (t["name"], t["version"], json.dumps(t.get("overrides") or {}, sort_keys=True), m["name"],
-               json.dumps(m.get("overrides") or {}, sort_keys=True), bool((rec.get("selection") or {}).get("leaky")),
+        key = (t["name"], t["version"], json.dumps(t.get("overrides") or {}, sort_keys=True), record_label(rec),
                rec["seed"], t["fold"], t.get("split_sha256"))
         started = (rec.get("provenance") or {}).get("started_at") or ""
         if key not in latest or started >= ((latest[key].get("provenance") or {}).get("started_at") or ""):
@@ -135,12 +197,13 @@ def render_markdown(boards: Sequence[Board]) -> str:
         out.append("| " + " | ".join(head) + " |")
         out.append("|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|")
         for r in b.rows:
-            name = f"{r.model} *(reference)*" if r.reference else r.model
+            name = (f"{r.model} *(reference)*" if r.reference else r.model) + r.marks
             cells = [name, str(r.n_seeds), f"{r.n_folds:g}", *[format_stat(r.stats[m]) for m in b.metrics]]
             out.append("| " + " | ".join(cells) + " |")
         out.append("")
         out.append("mean ± sample std over seeds (each seed averaged over its folds); "
                    "reference rows are floors and ceilings, not competitors.")
+        out += [f"- {note}" for note in b.notes()]
         for f in b.failed:
             out.append(f"- failed: {f}")
         out.append("")
@@ -151,13 +214,14 @@ def render_csv(boards: Sequence[Board]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["task", "version", "split", "model", "reference", "metric", "higher_is_better",
-                "mean", "std", "n_seeds", "folds_per_seed"])
+                "mean", "std", "n_seeds", "folds_per_seed", "still_improving_cells", "dirty_cells", "cells"])
     for b in boards:
         for r in b.rows:
             for m in b.metrics:
                 mean, std = r.stats[m]
                 w.writerow([b.task, b.version, b.split, r.model, r.reference, m, b.higher_is_better[m],
-                            f"{mean:.6g}", "" if std is None else f"{std:.6g}", r.n_seeds, f"{r.n_folds:g}"])
+                            f"{mean:.6g}", "" if std is None else f"{std:.6g}", r.n_seeds, f"{r.n_folds:g}",
+                            r.still_improving, r.dirty, r.n_cells])
     return buf.getvalue()
 
 
@@ -171,6 +235,10 @@ def latex_escape(text: str) -> str:
 _TEX_ARROWS = {True: r"$\uparrow$", False: r"$\downarrow$"}
 
 
+def latex_marks(row: Row) -> str:
+    return (r" $\nearrow$" if row.still_improving else "") + (r" $\ddagger$" if row.dirty else "")
+
+
 def render_latex(boards: Sequence[Board]) -> str:
     out = []
     for b in boards:
@@ -182,12 +250,13 @@ def render_latex(boards: Sequence[Board]) -> str:
         out.append(" & ".join(head) + r" \\")
         out.append(r"\midrule")
         for r in b.rows:
-            name = latex_escape(r.model) + (r" (ref.)" if r.reference else "")
+            name = latex_escape(r.model) + (r" (ref.)" if r.reference else "") + latex_marks(r)
             cells = [name, str(r.n_seeds)]
             cells += [format_stat(r.stats[m], pm=r"$\pm$") for m in b.metrics]
             out.append(" & ".join(cells) + r" \\")
         out.append(r"\bottomrule")
         out.append(r"\end{tabular}")
+        out += [f"% {latex_escape(note)}" for note in b.notes()]
         out.append("")
     return "\n".join(out)
 

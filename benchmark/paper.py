@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from benchmark.leaderboard import Board, build_boards, format_stat, latex_escape
+from benchmark.leaderboard import Board, build_boards, format_stat, latex_escape, latex_marks
 
 
 @dataclass(frozen=True)
@@ -46,14 +46,15 @@ def reported_numbers() -> dict[str, Any]:
     return json.loads(resources.files("benchmark").joinpath("data/reported.json").read_text())
 
 
-def _measured(records: Sequence[dict], table: PaperTable) -> list[Board]:
-    boards = build_boards(records, "test", table.tasks)
+def _measured(records: Sequence[dict], table: PaperTable, converged_only: bool = False) -> list[Board]:
+    boards = build_boards(records, "test", table.tasks, converged_only)
     return [b for b in boards if any(m in b.metrics for m in table.metrics)]
 
 
-def render_table_md(table: PaperTable, records: Sequence[dict], reported: dict[str, Any]) -> str:
+def render_table_md(table: PaperTable, records: Sequence[dict], reported: dict[str, Any],
+                    converged_only: bool = False) -> str:
     out = [f"## {table.title}", ""]
-    boards = _measured(records, table)
+    boards = _measured(records, table, converged_only)
     if not boards:
         out += [f"No records for {', '.join(table.tasks)} on this machine. Fill this table with:", "",
                 f"    {table.fill}", ""]
@@ -64,9 +65,11 @@ def render_table_md(table: PaperTable, records: Sequence[dict], reported: dict[s
         out.append("| model | seeds | " + " | ".join(f"{m} {'↑' if b.higher_is_better[m] else '↓'}" for m in metrics) + " |")
         out.append("|---|---:|" + "---:|" * len(metrics))
         for r in b.rows:
-            name = f"{r.model} *(reference)*" if r.reference else r.model
+            name = (f"{r.model} *(reference)*" if r.reference else r.model) + r.marks
             out.append(f"| {name} | {r.n_seeds} | " + " | ".join(format_stat(r.stats[m]) for m in metrics) + " |")
         out.append("")
+        if b.notes():
+            out += [f"- {note}" for note in b.notes()] + [""]
     for key in table.reported:
         block = reported[key]
         if not block["rows"]:
@@ -89,33 +92,37 @@ def render_table_md(table: PaperTable, records: Sequence[dict], reported: dict[s
     return "\n".join(out)
 
 
-def render_table_csv(table: PaperTable, records: Sequence[dict], reported: dict[str, Any]) -> str:
+def render_table_csv(table: PaperTable, records: Sequence[dict], reported: dict[str, Any],
+                     converged_only: bool = False) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["table", "kind", "task", "method", "metric", "mean", "std", "n_seeds", "source"])
-    for b in _measured(records, table):
+    w.writerow(["table", "kind", "task", "method", "metric", "mean", "std", "n_seeds", "still_improving_cells",
+                "dirty_cells", "source"])
+    for b in _measured(records, table, converged_only):
         for r in b.rows:
             for m in (m for m in table.metrics if m in b.metrics):
                 mean, std = r.stats[m]
                 w.writerow([table.key, "measured", b.task, r.model, m, f"{mean:.6g}", "" if std is None else f"{std:.6g}",
-                            r.n_seeds, "this repository's records"])
+                            r.n_seeds, r.still_improving, r.dirty, "this repository's records"])
     for key in table.reported:
         for row in reported[key]["rows"]:
             for m, v in zip(reported[key]["columns"], row["values"]):
-                w.writerow([table.key, "reported", reported[key]["setting"], row["name"], m, v, "", "", row["source"]])
+                w.writerow([table.key, "reported", reported[key]["setting"], row["name"], m, v, "", "", "", "",
+                            row["source"]])
     return buf.getvalue()
 
 
-def render_table_tex(table: PaperTable, records: Sequence[dict], reported: dict[str, Any]) -> str:
+def render_table_tex(table: PaperTable, records: Sequence[dict], reported: dict[str, Any],
+                     converged_only: bool = False) -> str:
     out = [f"% {table.title}: measured rows from this repository's records; reported rows quoted with sources"]
-    for b in _measured(records, table):
+    for b in _measured(records, table, converged_only):
         metrics = [m for m in table.metrics if m in b.metrics]
         out += [r"\begin{tabular}{l" + "r" * (len(metrics) + 1) + "}", r"\toprule",
                 "Model & $n$ & " + " & ".join(latex_escape(m) for m in metrics) + r" \\", r"\midrule",
                 r"\multicolumn{" + str(len(metrics) + 2) + "}{l}{\\emph{Measured: " + latex_escape(b.title) + r"}} \\"]
-        out += [f"{latex_escape(r.model)} & {r.n_seeds} & " + " & ".join(format_stat(r.stats[m], r"$\pm$") for m in metrics) + r" \\"
-                for r in b.rows]
-        out += [r"\bottomrule", r"\end{tabular}", ""]
+        out += [f"{latex_escape(r.model)}{latex_marks(r)} & {r.n_seeds} & "
+                + " & ".join(format_stat(r.stats[m], r"$\pm$") for m in metrics) + r" \\" for r in b.rows]
+        out += [r"\bottomrule", r"\end{tabular}", *[f"% {latex_escape(n)}" for n in b.notes()], ""]
     for key in table.reported:
         block = reported[key]
         if not block["rows"]:
@@ -129,7 +136,8 @@ def render_table_tex(table: PaperTable, records: Sequence[dict], reported: dict[
     return "\n".join(out)
 
 
-def write_paper(records: Iterable[dict], out: Path, ablations: Path | None = None) -> list[Path]:
+def write_paper(records: Iterable[dict], out: Path, ablations: Path | None = None,
+                converged_only: bool = False) -> list[Path]:
     records = list(records)
     reported = reported_numbers()
     out.mkdir(parents=True, exist_ok=True)
@@ -137,10 +145,10 @@ def write_paper(records: Iterable[dict], out: Path, ablations: Path | None = Non
                              "Measured rows come from the run records; reported rows are quoted from their "
                              "sources and never mixed with them.", ""]
     for table in TABLES:
-        md = render_table_md(table, records, reported)
+        md = render_table_md(table, records, reported, converged_only)
         sections.append(md)
-        for suffix, text in (("md", md), ("csv", render_table_csv(table, records, reported)),
-                             ("tex", render_table_tex(table, records, reported))):
+        for suffix, text in (("md", md), ("csv", render_table_csv(table, records, reported, converged_only)),
+                             ("tex", render_table_tex(table, records, reported, converged_only))):
             path = out / f"{table.key}.{suffix}"
             path.write_text(text if text.endswith("\n") else text + "\n")
             written.append(path)

@@ -30,11 +30,17 @@ def record_path(results: Path, task: str, model: str, variant: str | None, confi
 
 
 def write_record(path: Path, record: dict[str, Any]) -> None:
+    write_json(path, record)
+
+
+def write_json(path: Path, payload: dict[str, Any]) -> None:
+    """Write to a temporary file beside ``path``, fsync, rename: readers see the old file or the new one."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as f:
-            json.dump(record, f, indent=1, sort_keys=True, allow_nan=False, default=_jsonable)
+            json.dump(payload, f, indent=1, sort_keys=True, allow_nan=False, default=_jsonable)
             f.write("\n")
             f.flush()
             os.fsync(f.fileno())

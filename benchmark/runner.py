@@ -68,6 +68,10 @@ class RunRequest:
     results: Path = Path("results")
     resume: bool = True
     trace: bool = False  # keep the first test sequence's predictions in each record (for figures)
+    # (task, model) -> a tuned preset (benchmark.tuning.load_presets): its parameters replace the model's
+    # defaults, and records and tables say the model was tuned
+    tuned: Mapping[tuple[str, str], dict] | None = None
+    tuning: bool = False  # a tuning trial: validation only, the test split is never scored
 
 
 @dataclass
@@ -100,7 +104,7 @@ class Reporter:
 
     def plan(self, total: int) -> None: ...
     def start_cell(self, label: str) -> None: ...
-    def on_epoch(self, epoch: int, total: int, metrics: Mapping[str, float]) -> None: ...
+    def on_eval(self, update: int, total: int, metrics: Mapping[str, float]) -> None: ...
     def end_cell(self, outcome: CellOutcome) -> None: ...
 
 
@@ -115,6 +119,8 @@ class _Pair:
     config: dict
     config_hash: str
     variant: str | None
+    tuned: dict | None = None
+    tuning: bool = False
     cells: list[tuple[int, int]] = field(default_factory=list)
 
 
@@ -136,9 +142,11 @@ def resolve_pair(request: RunRequest, task_name: str, model_name: str,
                  other_model_keys: set[str] | frozenset[str] = frozenset()) -> cfg.ResolvedConfig:
     """Options and budget of one (task, model) under the request's overrides, without loading any data."""
     task_cls, model_cls = _task_class(task_name), _model_class(model_name)
+    preset = (request.tuned or {}).get((task_name, model_name))
     return cfg.resolve(cfg.parse_overrides(request.overrides), task_cls.Options, model_cls.Options,
                        task_cls.default_budget, other_model_keys=other_model_keys,
-                       model_name=model_name, task_name=task_name)
+                       model_name=model_name, task_name=task_name,
+                       model_defaults=preset["params"] if preset else None)
 
 
 def prepare(request: RunRequest, loaded: dict | None = None) -> list[_Pair]:
@@ -175,13 +183,17 @@ def prepare(request: RunRequest, loaded: dict | None = None) -> list[_Pair]:
             if model_cls.reference:  # references do not train: the budget neither names nor hashes them
                 config["train"] = None
                 label_scopes = ("model",)
+            if request.tuning and resolved.budget.selection != "val":
+                raise RunError("tuning selects on validation only; drop --set selection=...")
+            tuned = (request.tuned or {}).get((task_name, model_name))
+            label = resolved.overrides_label(label_scopes)
             folds = list(range(len(data.folds))) if request.folds is None else list(request.folds)
             bad = [f for f in folds if not 0 <= f < len(data.folds)]
             if bad:
                 raise RunError(f"task {task_name!r} has folds 0..{len(data.folds) - 1}; --folds asked for {bad}")
             pair = _Pair(
                 task_name, task, data, model_name, model_cls, resolved, config, cfg.config_hash(config),
-                resolved.overrides_label(label_scopes) or None,
+                ",".join(p for p in ("tuned" if tuned else "", label) if p) or None, tuned, request.tuning,
             )
             pair.cells = [(s, f) for s in request.seeds for f in folds]
             pairs.append(pair)
@@ -195,7 +207,7 @@ def run(request: RunRequest, reporter: Reporter | None = None) -> list[CellOutco
     outcomes = []
     for pair in pairs:
         for seed, fold in pair.cells:
-            path = record_path(request.results, pair.task_name, pair.model_name, pair.variant, pair.config_hash, seed, fold)
+            path = cell_path(request.results, pair, seed, fold)
             label = f"{pair.task_name} · {pair.model_name} · seed {seed} · fold {fold}"
             main = pair.task.metadata.main_score
             skipped = request.resume and _finished(path, pair)
@@ -209,6 +221,13 @@ def run(request: RunRequest, reporter: Reporter | None = None) -> list[CellOutco
             outcomes.append(outcome)
             reporter.end_cell(outcome)
     return outcomes
+
+
+def cell_path(results: Path, pair: _Pair, seed: int, fold: int) -> Path:
+    """Where a cell's record goes; tuning trials live apart, under ``<results>/tuning``, so that no table
+    ever counts them."""
+    root = Path(results) / "tuning" if pair.tuning else Path(results)
+    return record_path(root, pair.task_name, pair.model_name, pair.variant, pair.config_hash, seed, fold)
 
 
 def _finished(path: Path, pair: _Pair) -> bool:
@@ -260,7 +279,9 @@ def run_cell(pair: _Pair, seed: int, fold_index: int, reporter: Reporter, trace:
             "n_parameters": None,
             "overrides": {**pair.resolved.applied["model"],
                           **({} if pair.model_cls.reference else pair.resolved.applied["train"])},
+            "tuned": pair.tuned,
         },
+        "purpose": "tuning" if pair.tuning else "run",
         "seed": seed,
         "config": pair.config,
         "config_hash": pair.config_hash,
@@ -277,7 +298,8 @@ def run_cell(pair: _Pair, seed: int, fold_index: int, reporter: Reporter, trace:
     try:
         seed_everything(seed)
         model = pair.model_cls(pair.resolved.model_options, data.spec, seed)
-        train, val, test = (data.episodes_of(fold.part(p)) for p in ("train", "val", "test"))
+        train, val = data.episodes_of(fold.train), data.episodes_of(fold.val)
+        test = [] if pair.tuning else data.episodes_of(fold.test)
         leaky = pair.resolved.budget.selection == "leaky-test-max"
         judged = test if leaky else val
         selector = Selector(
@@ -289,27 +311,34 @@ def run_cell(pair: _Pair, seed: int, fold_index: int, reporter: Reporter, trace:
         info = model.fit(train, judged, pair.resolved.budget, selector, reporter)
         train_s = time.perf_counter() - t0
         t1 = time.perf_counter()
-        scores = {"val": model.evaluate(pair.task, val), "test": model.evaluate(pair.task, test)}
-        if trace:
+        scores = {"val": model.evaluate(pair.task, val)}
+        if not pair.tuning:  # a tuning trial never looks at the test split
+            scores["test"] = model.evaluate(pair.task, test)
+        if trace and not pair.tuning:
             record["trace"] = _prediction_trace(model, test[0])
-        if getattr(pair.resolved.model_options, "record_memory", False) and hasattr(model, "trace"):
+        if getattr(pair.resolved.model_options, "record_memory", False) and hasattr(model, "trace") and test:
             info.diagnostics["memory_trace"] = {"sequence": test[0].id, **model.trace(test[0])}
         eval_s = time.perf_counter() - t1
         record.update(
             status="completed",
             scores=scores,
-            main_score=scores["test"][meta.main_score],
+            main_score=scores["test"][meta.main_score] if "test" in scores else None,
             history=info.history,
             diagnostics=info.diagnostics,
             selection={
                 "criterion": selector.criterion,
                 "leaky": leaky,
                 "higher_is_better": selector.higher_is_better,
-                "epoch": info.best_epoch,
-                "epochs_run": info.epochs_run,
+                "update": info.best_update,
+                "updates_run": info.updates_run,
+                "updates_per_epoch": info.updates_per_epoch,
+                "epoch": None if info.best_update is None else round(info.best_update / info.updates_per_epoch, 3),
+                "stopped_by": info.stopped_by,
+                "convergence": info.convergence,
                 "val_score": selector.best_score,
-                "rule": "best validation main score; early stop after `patience` epochs without improvement"
-                if info.epochs_run else "no training epochs (reference model)",
+                "rule": "best validation main score every eval_every updates; early stop after `patience` "
+                        "evaluations without improvement, not before min_updates"
+                if info.updates_run else "no iterative training (reference or closed-form model)",
             },
         )
         record["model"]["n_parameters"] = int(model.n_parameters())

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from benchmark.config import ConfigError
-from benchmark.records import load_record, record_path, write_record
-from benchmark.runner import CellOutcome, Reporter, RunRequest, _finished, prepare, run_cell
+from benchmark.records import load_record, write_record
+from benchmark.runner import CellOutcome, Reporter, RunRequest, _finished, cell_path, prepare, run_cell
 
 EXECUTORS = ("local", "ray")
 
@@ -35,6 +35,8 @@ class CellSpec:
     fold: int
     plugins: tuple[str, ...] = ()
     trace: bool = False
+    tuned: str | None = None  # the model's tuned preset, as JSON (workers need no shared disk)
+    tuning: bool = False
 
 
 def expand_grid(grid: Sequence[str]) -> list[tuple[str, ...]]:
@@ -52,7 +54,8 @@ _worker_data: dict = {}  # per worker process: task data by (task, task options,
 
 
 @lru_cache(maxsize=8)
-def _prepared(task: str, model: str, overrides: tuple[str, ...], data_root: str | None, plugins: tuple[str, ...]):
+def _prepared(task: str, model: str, overrides: tuple[str, ...], data_root: str | None, plugins: tuple[str, ...],
+              tuned: str | None = None, tuning: bool = False):
     """Per worker process: load plugins, names and options once per (task, model, overrides), and the task's
     data once per task options, whichever models the worker runs."""
     from benchmark.registry import import_plugin
@@ -61,7 +64,8 @@ def _prepared(task: str, model: str, overrides: tuple[str, ...], data_root: str 
     for spec in plugins:
         register_plugin_module(import_plugin(spec), f"--plugin {spec}")
     request = RunRequest([task], [model], seeds=(0,), folds=None, overrides=overrides,
-                         data_root=Path(data_root) if data_root else None)
+                         data_root=Path(data_root) if data_root else None,
+                         tuned={(task, model): json.loads(tuned)} if tuned else None, tuning=tuning)
     if len(_worker_data) > 4:  # a worker moving on to other tasks need not keep the old data
         _worker_data.clear()
     (pair,) = prepare(request, _worker_data)
@@ -74,23 +78,26 @@ def execute_cell(spec: CellSpec) -> dict[str, Any]:
         import torch
 
         torch.set_num_threads(int(os.environ["RLBENCH_WORKER_THREADS"]))
-    pair = _prepared(spec.task, spec.model, spec.overrides, spec.data_root, spec.plugins)
+    pair = _prepared(spec.task, spec.model, spec.overrides, spec.data_root, spec.plugins, spec.tuned, spec.tuning)
     return run_cell(pair, spec.seed, spec.fold, Reporter(), spec.trace)
 
 
-def plan(request: RunRequest, grid: Sequence[str], plugins: Sequence[str]) -> Iterator[tuple[CellSpec, Path, Any]]:
-    """Every cell of the grid with its record path; checks names, options and data before anything runs."""
-    loaded: dict = {}  # task data are loaded once, whatever the grid varies besides task options
-    for extra in expand_grid(grid):
-        sub = replace(request, overrides=(*request.overrides, *extra))
+def grid_requests(request: RunRequest, grid: Sequence[str]) -> list[RunRequest]:
+    """One request per combination of grid values (each adds its overrides to the request's own)."""
+    return [replace(request, overrides=(*request.overrides, *extra)) for extra in expand_grid(grid)]
+
+
+def plan(requests: Sequence[RunRequest], plugins: Sequence[str]) -> Iterator[tuple[CellSpec, Path, Any]]:
+    """Every cell of the requests with its record path; checks names, options and data before anything runs."""
+    loaded: dict = {}  # task data are loaded once, whatever the requests vary besides task options
+    for sub in requests:
         for pair in prepare(sub, loaded):
             for seed, fold in pair.cells:
-                path = record_path(request.results, pair.task_name, pair.model_name, pair.variant,
-                                   pair.config_hash, seed, fold)
                 spec = CellSpec(pair.task_name, pair.model_name, applied_overrides(pair),
-                                str(request.data_root) if request.data_root else None, seed, fold, tuple(plugins),
-                                request.trace)
-                yield spec, path, pair
+                                str(sub.data_root) if sub.data_root else None, seed, fold, tuple(plugins),
+                                sub.trace, json.dumps(pair.tuned, sort_keys=True) if pair.tuned else None,
+                                pair.tuning)
+                yield spec, cell_path(sub.results, pair, seed, fold), pair
 
 
 def applied_overrides(pair) -> tuple[str, ...]:
@@ -103,7 +110,7 @@ def applied_overrides(pair) -> tuple[str, ...]:
 
 
 def sweep(
-    request: RunRequest,
+    request: RunRequest | Sequence[RunRequest],
     grid: Sequence[str] = (),
     executor: str = "local",
     workers: int | None = None,
@@ -111,14 +118,16 @@ def sweep(
     plugins: Sequence[str] = (),
     reporter: Reporter | None = None,
 ) -> list[CellOutcome]:
+    """Run a request over a grid, or several requests (tuning trials, ablation variants) in one pool."""
     if executor not in EXECUTORS:
         raise ConfigError(f"--executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
     reporter = reporter or Reporter()
-    cells = list(plan(request, grid, plugins))
+    requests = grid_requests(request, grid) if isinstance(request, RunRequest) else list(request)
+    cells = list(plan(requests, plugins))
     reporter.plan(len(cells))
     todo, outcomes = [], []
     for spec, path, pair in cells:
-        if request.resume and _finished(path, pair):
+        if requests[0].resume and _finished(path, pair):
             outcomes.append(_outcome(spec, path, pair, load_record(path), skipped=True))
             reporter.end_cell(outcomes[-1])
         else:

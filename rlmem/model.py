@@ -17,14 +17,14 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, ClassVar, Iterator, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
 from benchmark.episodes import Episode, FeatureScaler, select_modalities
-from benchmark.interfaces import FitInfo, Model, TrainBudget, TrainingLog, run_epochs
+from benchmark.interfaces import FitInfo, Model, TrainBudget, TrainingLog, run_updates
 from benchmark.selection import Selector
 from rlmem.ddpg import DDPG, DDPGConfig, frozen
 from rlmem.memory import ActionLayout
@@ -42,11 +42,19 @@ class MemoryNetOptions:
     segment_length: int = 1  # steps fused into one segment (1 = one memory step per step)
     modalities: str = "all"  # or a comma-separated subset, e.g. "audio,face"
     lr: float = 3e-3  # encoder and reader (and, for memnet-bptt, the write policy)
-    batch_size: int = 64  # sequences advanced in lockstep
+    batch_size: int = 16  # sequences per update (rlmem: advanced in lockstep), as for every sequence baseline
     grad_clip: float = 1.0
     retain_bias: float = 3.0  # initial retain gate sigmoid(3) = 0.95: memory persists by default
     retain: str = "scale"  # how retain enters the write: "scale" (decays old memory) or "gate" (skips the write)
     record_memory: bool = False  # store read weights and slot means along the first test sequence
+
+    SEARCH_SPACE: ClassVar[dict[str, tuple]] = {
+        "lr": ("log-uniform", 3e-4, 1e-2),
+        "slots": ("choice", [5, 10, 20]),
+        "width": ("choice", [16, 32, 64]),
+        "hidden": ("choice", [32, 64, 128]),
+        "batch_size": ("choice", [16, 32, 64]),
+    }
 
 
 @dataclass
@@ -68,7 +76,18 @@ class RLMemOptions(MemoryNetOptions):
     target_noise: float = 0.0
     value: str = "post-state"  # critic target: "post-state" (the paper's V(s')) or "future" (see rlmem.ddpg)
     critic: str = "mlp"  # "mlp" on (x_t, flattened M_t), or "slots": permutation-invariant over slots
-    bptt_warmup: int = 0  # first epochs trained end to end by BPTT (a diagnostic: can RL keep a good policy?)
+    # share of the update cap trained end to end by BPTT before RL takes over (a diagnostic: can RL keep a
+    # good policy?); 0 = RL from the start
+    bptt_warmup: float = 0.0
+
+    SEARCH_SPACE: ClassVar[dict[str, tuple]] = {
+        **MemoryNetOptions.SEARCH_SPACE,
+        "actor_lr": ("log-uniform", 1e-5, 1e-3),
+        "critic_lr": ("log-uniform", 1e-4, 3e-3),
+        "noise_sigma": ("choice", [0.02, 0.05, 0.1, 0.2]),
+        "gamma": ("choice", [0.9, 0.95, 0.99]),
+        "tau": ("choice", [0.001, 0.005, 0.02]),
+    }
 
 
 @dataclass
@@ -140,19 +159,22 @@ class MemoryNetwork(Model):
         self.net.eval()
         enc, actor, reader = self.net["encoder"], self.net["actor"], self.net["reader"]
         xs = enc(seg.features, seg.mask)
-        memory = self.initial_memory(xs.shape[0])
-        preds, weights, slot_means = [], [], []
-        for s in range(xs.shape[1]):
-            x = xs[:, s]
-            memory = self.layout.apply(memory, actor(x, memory))
-            preds.append(reader(x, memory))
-            if trace:
-                weights.append(reader.weights(x, memory))
-                slot_means.append(memory.mean(-1))
+        memories = self.write_all(xs)
         info = {}
         if trace:
-            info = {"read_weights": torch.stack(weights, 1), "slot_mean": torch.stack(slot_means, 1)}
-        return torch.stack(preds, 1), info
+            info = {"read_weights": reader.weights(xs, memories), "slot_mean": memories.mean(-1)}
+        return reader(xs, memories), info
+
+    def write_all(self, xs: torch.Tensor) -> torch.Tensor:
+        """The memory after each step's greedy write, ``[B, S, N, d]``: only the writes are sequential, so
+        the reader runs once over all steps afterwards (half the per-step calls)."""
+        actor = self.net["actor"]
+        memory = self.initial_memory(xs.shape[0])
+        memories = []
+        for s in range(xs.shape[1]):
+            memory = self.layout.apply(memory, actor(xs[:, s], memory))
+            memories.append(memory)
+        return torch.stack(memories, 1)
 
     def predict(self, episodes: Sequence[Episode]) -> dict[str, np.ndarray]:
         out = {}
@@ -184,40 +206,42 @@ class MemoryNetwork(Model):
         per_segment = ((pred - target) ** 2).mean(-1)
         return (per_segment * mask).sum() / mask.sum().clamp(min=1)
 
-    def bptt_epoch(self, train, optimizer, params, generator: torch.Generator) -> dict[str, float]:
-        """One epoch of end-to-end training, the write policy included, through each whole sequence."""
+    def batches(self, train: Sequence[Episode], generator: torch.Generator) -> Iterator[Segments]:
+        """Reshuffled passes over the training set, batch after batch, for as long as the budget asks."""
+        size = self.options.batch_size
+        while True:
+            order = torch.randperm(len(train), generator=generator).tolist()
+            for start in range(0, len(order), size):
+                yield self.segments([train[i] for i in order[start: start + size]])
+
+    def bptt_update(self, seg: Segments, optimizer, params) -> dict[str, float]:
+        """One end-to-end update, the write policy included, through each whole sequence of the batch."""
         o = self.options
         self.net.train()
-        order = torch.randperm(len(train), generator=generator).tolist()
-        losses = []
-        for start in range(0, len(order), o.batch_size):
-            seg = self.segments([train[i] for i in order[start: start + o.batch_size]])
-            xs = self.net["encoder"](seg.features, seg.mask)
-            memory = self.initial_memory(xs.shape[0])
-            preds = []
-            for s in range(xs.shape[1]):
-                memory = self.layout.apply(memory, self.net["actor"](xs[:, s], memory))
-                preds.append(self.net["reader"](xs[:, s], memory))
-            loss = self._supervised_loss(torch.stack(preds, 1), seg.targets, seg.mask)
-            optimizer.zero_grad()
-            loss.backward()
-            if o.grad_clip > 0:
-                nn.utils.clip_grad_norm_(params, o.grad_clip)
-            optimizer.step()
-            losses.append(loss.item())
-        return {"train_loss": float(np.mean(losses))}
+        xs = self.net["encoder"](seg.features, seg.mask)
+        loss = self._supervised_loss(self.net["reader"](xs, self.write_all(xs)), seg.targets, seg.mask)
+        optimizer.zero_grad()
+        loss.backward()
+        if o.grad_clip > 0:
+            nn.utils.clip_grad_norm_(params, o.grad_clip)
+        optimizer.step()
+        return {"train_loss": loss.item()}
 
 
 class MemNetBPTTModel(MemoryNetwork):
     description = "memory network, same architecture as rlmem, writes learnt by full BPTT"
+
+    def updates_per_epoch(self, train: Sequence[Episode]) -> int:
+        return -(-len(train) // self.options.batch_size)
 
     def fit(self, train, val, budget: TrainBudget, selector: Selector, log: TrainingLog) -> FitInfo:
         self.scaler.fit(train)
         generator = torch.Generator().manual_seed(self.seed)
         params = [*self.net.parameters(), self.memory_init]
         optimizer = torch.optim.Adam(params, lr=self.options.lr)
-        info, best = run_epochs(budget, selector, log, lambda: self.bptt_epoch(train, optimizer, params, generator),
-                                lambda: self.predict(val), self._state)
+        updates = (self.bptt_update(seg, optimizer, params) for seg in self.batches(train, generator))
+        info, best = run_updates(budget, self.updates_per_epoch(train), selector, log, updates,
+                                 lambda: self.predict(val), self._state)
         if best is not None:
             self._load(best)
         return info
@@ -229,8 +253,8 @@ class RLMemModel(MemoryNetwork):
 
     def __init__(self, options: RLMemOptions, spec, seed: int):
         super().__init__(options, spec, seed)
-        if options.bptt_warmup < 0:
-            raise ValueError(f"bptt_warmup must be >= 0, got {options.bptt_warmup}")
+        if not 0 <= options.bptt_warmup < 1:
+            raise ValueError(f"bptt_warmup must be a share of the budget in [0, 1), got {options.bptt_warmup}")
         for name in ("buffer_size", "rl_batch_size", "update_every", "chunk"):
             if getattr(options, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(options, name)}")
@@ -253,6 +277,12 @@ class RLMemModel(MemoryNetwork):
         with frozen(self.net["reader"]):
             return -(self.net["reader"](x, memory_after) - target).abs().mean(-1)
 
+    def updates_per_epoch(self, train: Sequence[Episode]) -> int:
+        """Supervised updates in one pass: one per chunk of ``chunk`` segments of each batch."""
+        o = self.options
+        segments = sorted((-(-e.length // o.segment_length) for e in train), reverse=True)
+        return sum(-(-segments[i] // o.chunk) for i in range(0, len(segments), o.batch_size))
+
     def fit(self, train, val, budget: TrainBudget, selector: Selector, log: TrainingLog) -> FitInfo:
         o = self.options
         self.scaler.fit(train)
@@ -267,27 +297,23 @@ class RLMemModel(MemoryNetwork):
         )
         supervised = [*self.net["encoder"].parameters(), *self.net["reader"].parameters(), self.memory_init]
         optimizer = torch.optim.Adam(supervised, lr=o.lr)
-        end_to_end = [*supervised, *self.net["actor"].parameters()]
-        warmup_optimizer = torch.optim.Adam(end_to_end, lr=o.lr) if o.bptt_warmup > 0 else None
-        steps, epoch = 0, 0
+        per_epoch = self.updates_per_epoch(train)
+        self.lockstep_steps = 0  # DDPG updates every `update_every` of these
+        warm = round(o.bptt_warmup * budget.plan(per_epoch).max_updates)
 
-        def train_epoch() -> dict[str, float]:
-            nonlocal steps, epoch
-            epoch += 1
-            if epoch <= o.bptt_warmup:
-                out = self.bptt_epoch(train, warmup_optimizer, end_to_end, order_gen)
-                if epoch == o.bptt_warmup:  # RL starts from the warmed-up policy, targets included
-                    polyak_update(self.net["actor"].parameters(), self.ddpg.actor_target.parameters(), 1.0)
-                return out
-            self.net.train()
-            stats = {"train_loss": [], "td_error": [], "critic_loss": [], "actor_loss": [], "saturation": []}
-            order = torch.randperm(len(train), generator=order_gen).tolist()
-            for start in range(0, len(order), o.batch_size):
-                seg = self.segments([train[i] for i in order[start: start + o.batch_size]])
-                steps = self._train_batch(seg, noise, replay, optimizer, supervised, stats, steps)
-            return {key: float(np.mean(v)) for key, v in stats.items() if v}
+        def updates() -> Iterator[dict[str, float]]:
+            batches = self.batches(train, order_gen)
+            if warm:
+                end_to_end = [*supervised, *self.net["actor"].parameters()]
+                warmup_optimizer = torch.optim.Adam(end_to_end, lr=o.lr)
+                for _ in range(warm):
+                    yield self.bptt_update(next(batches), warmup_optimizer, end_to_end)
+                # RL starts from the warmed-up policy, targets included
+                polyak_update(self.net["actor"].parameters(), self.ddpg.actor_target.parameters(), 1.0)
+            for seg in batches:
+                yield from self._batch_updates(seg, noise, replay, optimizer, supervised)
 
-        info, best = run_epochs(budget, selector, log, train_epoch, lambda: self.predict(val), self._state)
+        info, best = run_updates(budget, per_epoch, selector, log, updates(), lambda: self.predict(val), self._state)
         if best is not None:
             self._load(best)
         last = info.history[-1] if info.history else {}
@@ -295,11 +321,15 @@ class RLMemModel(MemoryNetwork):
             "td_error": last.get("td_error"),
             "action_saturation": last.get("saturation"),
             "ddpg_updates": self.ddpg.updates,
+            "supervised_updates": info.updates_run,
+            "bptt_warmup_updates": min(warm, info.updates_run),
             "replay_size": len(replay),
         }
         return info
 
-    def _train_batch(self, seg: Segments, noise, replay: ReplayBuffer, optimizer, supervised, stats, steps: int) -> int:
+    def _batch_updates(self, seg: Segments, noise, replay: ReplayBuffer, optimizer, supervised) -> Iterator[dict[str, float]]:
+        """Advance a batch of sequences in lockstep; one supervised update of encoder and reader per chunk
+        of segments (yielded with the DDPG statistics of that chunk), DDPG updates as the steps go."""
         o = self.options
         enc, actor, reader = self.net["encoder"], self.net["actor"], self.net["reader"]
         noise.reset()
@@ -307,6 +337,8 @@ class RLMemModel(MemoryNetwork):
         memory = self.initial_memory(batch).detach()
         pending = None  # the previous step's transition, waiting for its x_next
         for c0 in range(0, n_seg, o.chunk):
+            self.net.train()  # validation between two chunks sets eval mode
+            stats: dict[str, list[float]] = {"td_error": [], "critic_loss": [], "actor_loss": [], "saturation": []}
             c1 = min(n_seg, c0 + o.chunk)
             xs = enc(seg.features[:, c0:c1], seg.mask[:, c0:c1])
             posts, first_action = [], None
@@ -325,8 +357,8 @@ class RLMemModel(MemoryNetwork):
                     pending = (x, memory, action, seg.targets[:, s], seg.mask[:, s])
                     posts.append(memory_after)
                     memory = memory_after
-                    steps += 1
-                    if len(replay) >= max(o.warmup, o.rl_batch_size) and steps % o.update_every == 0:
+                    self.lockstep_steps += 1
+                    if len(replay) >= max(o.warmup, o.rl_batch_size) and self.lockstep_steps % o.update_every == 0:
                         with torch.enable_grad():
                             out = self.ddpg.update(replay.sample(o.rl_batch_size), self.reward)
                         for key, value in out.items():
@@ -341,11 +373,11 @@ class RLMemModel(MemoryNetwork):
             if o.grad_clip > 0:
                 nn.utils.clip_grad_norm_(supervised, o.grad_clip)
             optimizer.step()
-            stats["train_loss"].append(loss.item())
-        if pending is not None:
-            self._store(replay, pending, torch.zeros_like(pending[0]), torch.zeros_like(pending[3]),
-                        done=torch.ones(batch, dtype=torch.bool))
-        return steps
+            if c1 == n_seg:  # the last transition of each sequence ends its episode
+                self._store(replay, pending, torch.zeros_like(pending[0]), torch.zeros_like(pending[3]),
+                            done=torch.ones(batch, dtype=torch.bool))
+            yield {"train_loss": loss.item(), "total_ddpg_updates": self.ddpg.updates,
+                   **{key: float(np.mean(v)) for key, v in stats.items() if v}}
 
     @staticmethod
     def _store(replay: ReplayBuffer, pending, x_next: torch.Tensor, target_next: torch.Tensor,

@@ -93,8 +93,11 @@ class Reader(nn.Module):
         self.head = mlp([x_dim + width, hidden, n_targets])
 
     def weights(self, x: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
-        beta = 1.0 + nn.functional.softplus(self.sharpness(x))
-        return address(memory, self.key(x), beta)
+        """Read weights over the slots: ``x [..., x_dim]``, ``memory [..., N, d]`` -> ``[..., N]``."""
+        lead = x.shape[:-1]
+        x2, m2 = x.reshape(-1, x.shape[-1]), memory.reshape(-1, *memory.shape[-2:])
+        beta = 1.0 + nn.functional.softplus(self.sharpness(x2))
+        return address(m2, self.key(x2), beta).reshape(*lead, -1)
 
     def forward(self, x: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
         """``x [..., x_dim]``, ``memory [..., N, d]`` -> predictions ``[..., k]``."""

@@ -91,7 +91,7 @@ def _metadata(name: str, reduction: str) -> TaskMetadata:
 
 class Eccv16Task(Task):
     Options = Eccv16Options
-    default_budget = TrainBudget(epochs=40, patience=8)
+    default_budget = TrainBudget(max_updates=4000, eval_every=50, patience=10, min_updates=300)
     reduction = "mean"
 
     @property

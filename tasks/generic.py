@@ -43,7 +43,7 @@ class GenericTask(Task):
         data="one HDF5 file given by --data-root (layout: README, 'Your own data')",
     )
     Options = GenericOptions
-    default_budget = TrainBudget(epochs=30, patience=6)
+    default_budget = TrainBudget(max_updates=4000, eval_every=50, patience=10, min_updates=300)
     target_names: list[str] | None = None
 
     def protocol(self) -> dict:

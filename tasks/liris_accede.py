@@ -134,7 +134,7 @@ class LirisAccede(Task):
              "(README, 'Data')",
     )
     Options = LirisOptions
-    default_budget = TrainBudget(epochs=40, patience=8)
+    default_budget = TrainBudget(max_updates=4000, eval_every=50, patience=10, min_updates=300)
 
     def protocol(self) -> dict:
         return {**self.metadata.protocol, "aggregation": self.options.aggregation}

@@ -128,7 +128,7 @@ class PMEmo(Task):
              "HuiZhangDB/PMEmo README with no published checksum (README, 'Data')",
     )
     Options = PMEmoOptions
-    default_budget = TrainBudget(epochs=40, patience=8)
+    default_budget = TrainBudget(max_updates=4000, eval_every=50, patience=10, min_updates=300)
 
     def root(self) -> Path:
         return self.locate("pmemo", "annotations/dynamic_annotations.csv")

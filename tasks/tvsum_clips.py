@@ -78,7 +78,7 @@ class TVSumClips(Task):
         data="the TVSum clip-level release (UMT layout; `rlbench data download tvsum-clips`, README 'Data')",
     )
     Options = TVSumClipsOptions
-    default_budget = TrainBudget(epochs=40, patience=8)
+    default_budget = TrainBudget(max_updates=4000, eval_every=50, patience=10, min_updates=300)
 
     def protocol(self) -> dict:
         return {**self.metadata.protocol, "budget": self.options.budget, "shot_clips": self.options.shot_clips}

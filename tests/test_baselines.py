@@ -48,8 +48,9 @@ def test_tbptt_updates_once_per_chunk_with_real_steps():
             steps.append(1)
             return super().step(closure)
 
-    model.train_batch(x, y, mask, CountingAdam(model.net.parameters()))
-    assert len(steps) == 4  # 50 steps in chunks of 16
+    losses = list(model.batch_updates(x, y, mask, CountingAdam(model.net.parameters())))
+    assert len(steps) == len(losses) == 4  # 50 steps in chunks of 16, each one update of the budget
+    assert model.updates_per_epoch(eps) == 4
 
 
 def test_bad_options():

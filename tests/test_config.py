@@ -8,7 +8,7 @@ from tasks.synthetic import SynthAffectOptions
 
 
 def res(*items, model=LSTMOptions, other=frozenset()):
-    return resolve(parse_overrides(items), SynthAffectOptions, model, TrainBudget(10, 3), other_model_keys=set(other))
+    return resolve(parse_overrides(items), SynthAffectOptions, model, TrainBudget(max_updates=100, patience=3), other_model_keys=set(other))
 
 
 def test_keys_route_to_train_task_and_model():
@@ -39,7 +39,8 @@ def test_key_of_another_model_in_the_run_is_skipped_not_an_error():
     ("lag=abc", "expected int, got 'abc'"),
     ("lag=1.5", "expected int"),
     ("noise=fast", "expected float"),
-    ("epochs=0", "epochs must be >= 1"),
+    ("max_updates=0", "max_updates must be >= 1"),
+    ("epochs=-1", "epochs must be >= 0"),
     ("lag", "expected key=value"),
 ])
 def test_bad_values(item, message):

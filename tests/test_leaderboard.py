@@ -10,8 +10,12 @@ from benchmark.leaderboard import RENDERERS, build_boards
 GOLDEN = Path(__file__).parent / "golden"
 
 
-def record(model, seed, fold, mse, pearson, reference=False, status="completed", overrides=None, task_overrides=None):
+def record(model, seed, fold, mse, pearson, reference=False, status="completed", overrides=None, task_overrides=None,
+           convergence="converged", dirty=False, tuned=None, purpose="run"):
     return {
+        "purpose": purpose,
+        "selection": {"convergence": None if reference else convergence},
+        "provenance": {"git_dirty": dirty},
         "schema_version": 1,
         "status": status,
         "error": None if status == "completed" else {"message": "boom"},
@@ -21,10 +25,15 @@ def record(model, seed, fold, mse, pearson, reference=False, status="completed",
             "leaderboard_metrics": ["mse", "pearson"], "higher_is_better": {"mse": False, "pearson": True},
             "overrides": task_overrides or {},
         },
-        "model": {"name": model, "reference": reference, "overrides": overrides or {}, "n_parameters": 10},
+        "model": {"name": model, "reference": reference, "overrides": overrides or {}, "n_parameters": 10,
+                  "tuned": tuned},
         "scores": None if status != "completed" else {
             "test": {"mse": mse, "pearson": pearson}, "val": {"mse": mse + 0.01, "pearson": pearson - 0.01}},
     }
+
+
+TUNED = {"n_trials": 8, "seeds": [0], "folds": [0], "task_overrides": {},
+         "method": "random search, scikit-learn ParameterSampler", "params": {"lr": 0.002}}
 
 
 def fixture_records():
@@ -34,7 +43,11 @@ def fixture_records():
         recs += [record("lstm", seed, 0, a, 0.5 + seed / 10), record("lstm", seed, 1, b, 0.5 + seed / 10)]
     recs += [record("mlp", s, f, 0.2 + s / 100, 0.3) for s in range(2) for f in range(2)]
     recs += [record("oracle", 0, f, 0.0025, 0.99, reference=True) for f in range(2)]
-    recs += [record("lstm", 0, f, 0.05, 0.7, overrides={"hidden": 128}) for f in range(2)]
+    # one fold still improving when its budget ran out, the other made from uncommitted code
+    recs += [record("lstm", 0, 0, 0.05, 0.7, overrides={"hidden": 128}, convergence="still-improving"),
+             record("lstm", 0, 1, 0.05, 0.7, overrides={"hidden": 128}, dirty=True)]
+    recs += [record("transformer", s, 0, 0.08, 0.6, tuned=TUNED) for s in range(2)]
+    recs.append(record("transformer", 0, 0, 0.01, 0.9, purpose="tuning"))  # a trial: never in a table
     recs.append(record("mlp", 2, 0, None, None, status="failed"))
     recs += [record("lstm", 0, f, 0.3, 0.1, task_overrides={"lag": 500}) for f in range(2)]
     return recs
@@ -76,3 +89,21 @@ def test_a_cell_run_again_is_counted_once_newest_first():
         (board,) = build_boards(order)
         (row,) = board.rows
         assert row.n_seeds == 1 and row.n_folds == 1 and row.stats["mse"][0] == pytest.approx(0.2)
+
+
+def test_marks_count_still_improving_and_uncommitted_cells_and_converged_only_leaves_them_out():
+    (board, _) = build_boards(fixture_records())
+    row = {r.model: r for r in board.rows}["lstm [hidden=128]"]
+    assert (row.n_cells, row.still_improving, row.dirty, row.marks) == (2, 1, 1, " ↗ ‡")
+    assert "transformer (tuned)" in {r.model for r in board.rows}
+    assert any(n.startswith("tuned: 8 random-search trials per model on validation") for n in board.notes())
+    (strict, _) = build_boards(fixture_records(), converged_only=True)
+    row = {r.model: r for r in strict.rows}["lstm [hidden=128]"]
+    assert (row.n_cells, row.still_improving, strict.left_out) == (1, 0, 1)
+    assert row.stats["mse"][0] == pytest.approx(0.05)
+
+
+def test_tuning_trials_never_reach_a_table():
+    (board, _) = build_boards(fixture_records())
+    assert {r.model: r for r in board.rows}["transformer (tuned)"].n_cells == 2  # the trial is not counted
+    assert build_boards([record("lstm", 0, 0, 0.1, 0.5, purpose="tuning")]) == []

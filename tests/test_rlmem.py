@@ -329,16 +329,26 @@ def test_future_value_critic_target_and_actor_loss():
 
 def test_bptt_warmup_trains_the_policy_end_to_end_then_hands_it_to_ddpg():
     task, data, train, val, test = tiny_task()
-    model = RLMemModel(RLMemOptions(warmup=50, rl_batch_size=16, bptt_warmup=1, actor_lr=0.0), data.spec, seed=0)
+    model = RLMemModel(RLMemOptions(warmup=50, rl_batch_size=16, bptt_warmup=0.5, actor_lr=0.0, batch_size=4),
+                       data.spec, seed=0)
     actor_before = [p.clone() for p in model.net["actor"].parameters()]
-    fit(model, task, train, val, epochs=1)
+    sel = Selector(lambda p: task.evaluate(p, val), "mse", False, patience=10)
+    seen = []
+    original = model.bptt_update
+
+    def spy(*args):
+        seen.append(model.ddpg.updates)  # no RL while the warm-up lasts
+        return original(*args)
+
+    model.bptt_update = spy
+    info = model.fit(train, val, TrainBudget(max_updates=8, eval_every=4, patience=10), sel, NullLog())
+    assert len(seen) == 4 and set(seen) == {0} and info.diagnostics["bptt_warmup_updates"] == 4
     actor = list(model.net["actor"].parameters())
     assert any(not torch.equal(a, b) for a, b in zip(actor, actor_before))  # BPTT moved the policy
     for p, t in zip(actor, model.ddpg.actor_target.parameters()):  # and the target starts from it
-        assert torch.equal(p, t)
-    assert model.ddpg.updates == 0  # no RL in the warm-up epoch
-    with pytest.raises(ValueError, match="bptt_warmup must be >= 0"):
-        RLMemModel(RLMemOptions(bptt_warmup=-1), data.spec, seed=0)
+        assert torch.equal(p, t)  # (actor_lr=0 keeps both where the warm-up left them)
+    with pytest.raises(ValueError, match="bptt_warmup must be a share"):
+        RLMemModel(RLMemOptions(bptt_warmup=1.0), data.spec, seed=0)
 
 
 def test_slot_critic_ignores_which_slot_holds_what():

@@ -88,15 +88,15 @@ def test_ray_gives_the_records_of_the_local_pool(tmp_path):
 
 
 def test_a_grid_over_model_options_loads_the_task_data_once(tmp_path, monkeypatch):
-    from benchmark.sweep import plan
+    from benchmark.sweep import grid_requests, plan
     from tasks.synthetic import SynthAffect
 
     calls = []
     original = SynthAffect.load
     monkeypatch.setattr(SynthAffect, "load", lambda self: calls.append(1) or original(self))
-    cells = list(plan(request(tmp_path, "p", models=["mlp"], seeds=[0]), ["hidden=8,16,32"], ()))
+    cells = list(plan(grid_requests(request(tmp_path, "p", models=["mlp"], seeds=[0]), ["hidden=8,16,32"]), ()))
     assert len(cells) == 3 and len(calls) == 1
-    cells = list(plan(request(tmp_path, "p", models=["mlp"], seeds=[0]), ["lag=3,4"], ()))
+    cells = list(plan(grid_requests(request(tmp_path, "p", models=["mlp"], seeds=[0]), ["lag=3,4"]), ()))
     assert len(cells) == 2 and len(calls) == 3  # a task option changes the data: loaded per value
 
 
