@@ -389,20 +389,24 @@ def table_cmd(
 def score_cmd(
     task: str = typer.Option(..., "--task", "-t", help="task whose protocol scores the predictions"),
     predictions: Path = typer.Option(..., "--predictions", "-p", help="JSON: {sequence id: [per-step scores]}"),
-    set_: List[str] = typer.Option([], "--set", help="task options, key=value"),
+    set_: List[str] = typer.Option([], "--set", help="task options only (protocol, rank, budget ...), key=value"),
     data_root: Optional[Path] = typer.Option(None, "--data-root", help="dataset folder or file [env RLBENCH_DATA, else ~/.cache/rlbench]"),
     as_json: bool = typer.Option(False, "--json", help="print the scores as JSON"),
+    allow_partial: bool = typer.Option(False, "--allow-partial", help="score predictions that cover only some of the task's sequences"),
 ):
-    """Score predictions made outside rlbench with every metric of a task."""
+    """Score predictions made outside rlbench with every metric of a task (no split needed: every sequence
+    with a prediction is scored)."""
     import json
 
     from benchmark.scoring import score_file
 
-    scores, n = score_file(task, predictions, set_, data_root if data_root is not None else default_data_root())
+    scores, n, total = score_file(task, predictions, set_, data_root if data_root is not None else default_data_root(),
+                                  allow_partial)
     if as_json:
-        typer.echo(json.dumps({"task": task, "n_sequences": n, "scores": scores}, indent=1, sort_keys=True))
+        typer.echo(json.dumps({"task": task, "n_sequences": n, "n_task_sequences": total, "scores": scores},
+                              indent=1, sort_keys=True))
         return
-    table = Table(title=f"{task}: {n} sequences scored", title_justify="left")
+    table = Table(title=f"{task}: {n} of {total} sequences scored", title_justify="left")
     table.add_column("metric")
     table.add_column("value", justify="right")
     for k, v in scores.items():

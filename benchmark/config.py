@@ -113,15 +113,17 @@ def resolve(
     model_name: str = "model",
     task_name: str = "task",
     model_defaults: dict[str, Any] | None = None,
+    scopes: Sequence[str] = SCOPES,
 ) -> ResolvedConfig:
     """Apply overrides for one (task, model) pair. Keys that only another model of the same run knows
     are skipped here (``other_model_keys``); keys nobody knows are errors. ``model_defaults`` (a tuned
     preset) replace the model's defaults: they are not overrides, so ``--set`` still wins over them and
-    they stay out of ``applied``."""
+    they stay out of ``applied``. ``scopes`` limits which scopes ``--set`` may reach (``rlbench score``:
+    task options only)."""
     fields_by_scope = {
-        "train": option_fields(TrainBudget),
-        "task": option_fields(task_options_cls),
-        "model": option_fields(model_options_cls),
+        "train": option_fields(TrainBudget) if "train" in scopes else {},
+        "task": option_fields(task_options_cls) if "task" in scopes else {},
+        "model": option_fields(model_options_cls) if "model" in scopes else {},
     }
     values: dict[str, dict[str, Any]] = {s: {} for s in SCOPES}
     for ov in overrides:

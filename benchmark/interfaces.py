@@ -121,6 +121,11 @@ class Task(ABC):
     def __init__(self, options: Any = None, data_root: Path | None = None):
         self.options = options if options is not None else self.Options()
         self.data_root = data_root
+        self.scoring_only = False  # `rlbench score` loads episodes to score, and needs no split
+
+    def folds_or_none(self, build: Callable[[], list]) -> list:
+        """The task's folds, or none when the caller only scores (a handful of videos make no split)."""
+        return [] if self.scoring_only else build()
 
     @abstractmethod
     def load(self) -> TaskData:

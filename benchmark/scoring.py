@@ -24,14 +24,17 @@ def load_predictions(path: Path) -> dict:
     return data
 
 
-def score_file(task_name: str, path: Path, overrides: Sequence[str], data_root: Path | None) -> tuple[dict, int]:
-    """Score the sequences named in ``path`` with every metric of the task; returns (scores, n)."""
+def score_file(task_name: str, path: Path, overrides: Sequence[str], data_root: Path | None,
+               allow_partial: bool = False) -> tuple[dict, int, int]:
+    """Score the sequences named in ``path`` with every metric of the task; returns (scores, n scored, n in
+    the task). Predictions must cover every sequence of the task unless ``allow_partial``."""
     from benchmark.interfaces import NoOptions
 
     task_cls = _task_class(task_name)
     resolved = cfg.resolve(cfg.parse_overrides(overrides), task_cls.Options, NoOptions, TrainBudget(),
-                           task_name=task_name, model_name="(score)")
+                           task_name=task_name, model_name="(score)", scopes=("task",))
     task = task_cls(resolved.task_options, data_root)
+    task.scoring_only = True  # scoring needs the episodes and the protocol, not a split
     data = task.load()
     predictions = load_predictions(path)
     unknown = [k for k in predictions if k not in data.episodes]
@@ -40,9 +43,13 @@ def score_file(task_name: str, path: Path, overrides: Sequence[str], data_root: 
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise TaskDataError(f"{path}: {len(unknown)} unknown sequence id(s) for task {task_name!r}, "
                             f"first {unknown[0]!r}{hint}")
+    missing = sorted(set(data.episodes) - set(predictions))
+    if missing and not allow_partial:
+        raise TaskDataError(f"{path}: predictions for {len(predictions)} of the task's {len(data.episodes)} "
+                            f"sequences (first missing: {missing[0]!r}); pass --allow-partial to score only these")
     episodes = [data.episodes[k] for k in sorted(predictions)]
     try:
         scores = task.evaluate({k: predictions[k] for k in predictions}, episodes)
     except ValueError as exc:
         raise TaskDataError(f"{path}: {exc}") from exc
-    return scores, len(episodes)
+    return scores, len(episodes), len(data.episodes)

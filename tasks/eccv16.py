@@ -5,11 +5,12 @@
         user_summary [n_users, n_frames]  change_points [n_shots, 2]  n_frame_per_seg [n_shots]
 
 Trained on ``gtscore``, scored against ``user_summary`` with the keyshot protocol. The protocol and the
-split are named options, written into every record:
+split are named options, written into every record. Each protocol variant reproduces its reference code
+(float32 arithmetic under NumPy 1.x rules; ``tasks.eccv16_protocols`` says how):
 
-- ``protocol=reference`` (default): shot score = mean of held frame scores (float), budget
-  floor(0.15 n_frames), summary built from ``change_points`` (pytorch-vsumm-reinforce's vsum_tools).
-- ``protocol=dsnet``: shot scores quantised to int(1000 * mean) before the knapsack (DSNet, A2Summ).
+- ``protocol=reference`` (default): K. Zhou's pytorch-vsumm-reinforce ``vsum_tools``: shot score = mean
+  of the held frame scores, budget floor(0.15 n_frames), weights ``n_frame_per_seg``.
+- ``protocol=dsnet``: shot scores quantised to int(1000 * mean), OR-tools' DP knapsack (DSNet, A2Summ).
 - ``protocol=pgl-sum``: budget from the last shot's end, int((last_end + 1) * 0.15) (PGL-SUM, CA-SUM,
   CSTA).
 - ``split=kfold`` (default): 5 disjoint folds, each video tested once, validation carved from training.
@@ -20,8 +21,9 @@ split are named options, written into every record:
   frames, against each of the 20 annotators' frame-level scores in ``ydata-tvsum50-anno.tsv`` (the TVSum
   release; put it beside the h5), mean over annotators then videos (Otani et al., CVPR 2019).
   ``rank=ca-sum``: the same at the sampled steps (the annotators' scores at ``picks``, i.e. [::15]),
-  as CA-SUM / PGL-SUM / CSTA compute it. The h5's ``video_N`` is the N-th video of the TSV; every
-  video's frame count is checked against it. ``rank=csta`` (SumMe only, no importance annotations):
+  as CA-SUM / PGL-SUM / CSTA compute it. The h5's ``video_N`` is the N-th video of the TSV; where their
+  frame counts differ by at most two frames the annotations are cut or their last frame repeated to the
+  h5's count (the record's ``data_info`` lists each such video), a larger difference is refused. ``rank=csta`` (SumMe only, no importance annotations):
   the binary knapsack summary against the mean of the binary user summaries. ``rank=none``: F-score only
   (SumMe's default).
 """
@@ -38,11 +40,12 @@ import numpy as np
 
 from benchmark.episodes import Episode, Fold, TaskData, TaskSpec, file_sha256
 from benchmark.interfaces import Task, TaskDataError, TaskMetadata, TrainBudget
-from tasks import vsumm
+from tasks import eccv16_protocols, vsumm
 from tasks.files import open_h5
 from tasks.splits import check_folds, fixed_test_fold, folds_sha256, make_folds
 
-PROTOCOLS = ("reference", "dsnet", "pgl-sum")
+PROTOCOLS = eccv16_protocols.VARIANTS
+FRAME_SLACK = 2  # frames by which the h5 and the TSV may disagree before a video is refused
 SPLITS = ("kfold", "dsnet", "pgl-sum")
 RANKS = {"tvsum": ("otani", "ca-sum", "none"), "summe": ("csta", "none")}
 TVSUM_ANNOTATIONS = "ydata-tvsum50-anno.tsv"
@@ -126,19 +129,22 @@ class Eccv16Task(Task):
             episodes = {key: _read_video(h5[key], key, path) for key in sorted(h5.keys(), key=_natural)}
         if not episodes:
             raise TaskDataError(f"{path}: no videos")
-        folds, split_source = self._folds(path, list(episodes))
+        folds, split_source = self._folds(path, list(episodes)) if not self.scoring_only else ([], "none")
         hashes = {path.name: file_sha256(path)}
         if o.rank in ("otani", "ca-sum"):
             anno_path = path.parent / TVSUM_ANNOTATIONS
             if not anno_path.is_file():
                 raise TaskDataError(f"{anno_path}: missing; rank={o.rank} needs the TVSum release's frame-level "
                                     "annotations beside the h5 (or --set rank=none for F-score only)")
-            attach_annotations(episodes, read_tvsum_annotations(anno_path), anno_path)
+            aligned = attach_annotations(episodes, read_tvsum_annotations(anno_path), anno_path)
             hashes[anno_path.name] = file_sha256(anno_path)
-        if split_source != "kfold":
+        else:
+            aligned = {}
+        if split_source not in ("kfold", "none"):
             hashes[Path(split_source).name] = file_sha256(Path(split_source))
         spec = TaskSpec((("googlenet", 1024),), ("importance",), self.metadata.kind)
-        return TaskData(episodes, folds, spec, hashes, folds_sha256(folds), info={"split_source": split_source})
+        info = {"split_source": split_source, **({"annotation_frames_aligned": aligned} if aligned else {})}
+        return TaskData(episodes, folds, spec, hashes, folds_sha256(folds), info=info)
 
     def _folds(self, h5_path: Path, ids: list[str]) -> tuple[list[Fold], str]:
         o = self.options
@@ -159,20 +165,24 @@ class Eccv16Task(Task):
         from tasks.predictions import aligned_predictions
 
         preds = aligned_predictions(predictions, episodes)
+        o = self.options
         rows = []
         for ep in episodes:
             m, scores = ep.meta, preds[ep.id][:, 0]
-            frames = vsumm.frame_scores(scores, m["picks"], m["n_frames"])
-            summary = variant_summary(frames, m["change_points"], m["n_frames"], self.options.budget,
-                                      self.options.protocol)
-            row = {"fscore": vsumm.summary_fscore(summary, m["user_summaries"], self.reduction)}
-            rank = self.options.rank
+            summary = eccv16_protocols.machine_summary(scores, m["picks"], m["n_frames"], m["change_points"],
+                                                       m["n_frame_per_seg"], o.budget, o.protocol)
+            per_user = [eccv16_protocols.variant_fscore(summary, u, o.protocol) for u in m["user_summaries"]]
+            row = {"fscore": float(np.mean(per_user) if self.reduction == "mean" else np.max(per_user))}
+            rank = o.rank
             if rank == "csta":
+                on_video = np.zeros(m["n_frames"])
+                on_video[: min(len(summary), m["n_frames"])] = summary[: m["n_frames"]]
                 row["kendall"], row["spearman"] = vsumm.rank_correlations(
-                    summary.astype(np.float64), m["user_summaries"].mean(0, keepdims=True))
+                    on_video, m["user_summaries"].mean(0, keepdims=True))
             elif rank != "none":
                 if "user_scores" not in m:
                     raise ValueError(f"video {ep.id!r} has no annotator scores for rank={rank}")
+                frames = vsumm.frame_scores(scores, m["picks"], m["n_frames"])
                 series, users = (frames, m["user_scores"]) if rank == "otani" else (scores, m["user_scores"][:, m["picks"]])
                 row["kendall"], row["spearman"] = vsumm.rank_correlations(series, users)
             rows.append(row)
@@ -190,24 +200,6 @@ class Eccv16Task(Task):
             else:
                 rows.append({"fscore": vsumm.human_fscore(users, self.reduction)})
         return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
-
-
-def variant_summary(frames: np.ndarray, cps: np.ndarray, n_frames: int, budget: float, variant: str) -> np.ndarray:
-    """The keyshot summary under a named protocol variant (see the module docstring)."""
-    if variant == "reference":
-        return vsumm.keyshot_summary(frames, cps, n_frames, budget)
-    lengths = cps[:, 1] - cps[:, 0] + 1
-    values = np.array([frames[s: e + 1].mean() for s, e in cps])
-    if variant == "dsnet":
-        values, capacity = (1000 * values).astype(np.int64), int(n_frames * budget)
-    elif variant == "pgl-sum":
-        capacity = int((cps[-1, 1] + 1) * budget)
-    else:
-        raise ValueError(f"unknown protocol variant {variant!r}; choose one of {PROTOCOLS}")
-    summary = np.zeros(n_frames, dtype=bool)
-    for i in vsumm.knapsack(values, lengths, capacity):
-        summary[cps[i, 0]: cps[i, 1] + 1] = True
-    return summary
 
 
 def read_tvsum_annotations(path: Path) -> list[tuple[str, np.ndarray]]:
@@ -239,17 +231,28 @@ def read_tvsum_annotations(path: Path) -> list[tuple[str, np.ndarray]]:
     return out
 
 
-def attach_annotations(episodes: dict[str, Episode], annotations: list[tuple[str, np.ndarray]], path: Path) -> None:
-    """Give the h5's ``video_N`` the N-th video of the TSV, after checking that the frame counts agree."""
+def attach_annotations(episodes: dict[str, Episode], annotations: list[tuple[str, np.ndarray]],
+                       path: Path) -> dict[str, str]:
+    """Give the h5's ``video_N`` the N-th video of the TSV. Frame counts that differ by at most
+    ``FRAME_SLACK`` are aligned to the h5's (annotations cut, or their last frame repeated); returns what
+    was aligned, per video, for the record. A larger difference means the two files disagree: refused."""
     if len(annotations) != len(episodes):
         raise TaskDataError(f"{path}: {len(annotations)} videos but the h5 has {len(episodes)}")
+    aligned = {}
     for (key, ep), (vid, scores) in zip(episodes.items(), annotations):
-        if scores.shape[1] != ep.meta["n_frames"]:
-            raise TaskDataError(f"{path}: video {vid!r} has {scores.shape[1]} annotated frames but the h5's {key!r} "
-                                f"has n_frames={ep.meta['n_frames']} (the h5 and the TSV must list videos in the "
-                                "same order)")
+        n, have = ep.meta["n_frames"], scores.shape[1]
+        if abs(have - n) > FRAME_SLACK:
+            raise TaskDataError(f"{path}: video {vid!r} has {have} annotated frames but the h5's {key!r} "
+                                f"has n_frames={n} (the h5 and the TSV must list videos in the same order)")
+        if have > n:
+            scores = scores[:, :n]
+            aligned[key] = f"{vid}: {have - n} annotated frame(s) past n_frames={n} dropped"
+        elif have < n:
+            scores = np.concatenate([scores, np.repeat(scores[:, -1:], n - have, axis=1)], axis=1)
+            aligned[key] = f"{vid}: last annotated frame repeated {n - have} time(s) to n_frames={n}"
         ep.meta["user_scores"] = scores
         ep.meta["video_id"] = vid
+    return aligned
 
 
 def _natural(key: str) -> tuple:
@@ -266,6 +269,7 @@ def _read_video(group, key: str, path: Path) -> Episode:
     picks = np.asarray(group["picks"], dtype=np.int64)
     users = np.asarray(group["user_summary"])
     cps = np.asarray(group["change_points"], dtype=np.int64)
+    nfps = np.asarray(group["n_frame_per_seg"], dtype=np.int64).reshape(-1)
     n_frames = int(np.asarray(group["n_frames"]))
     if feats.ndim != 2 or feats.shape[0] == 0:
         raise TaskDataError(f"{where}: 'features' has shape {feats.shape}, expected (n_steps, dim)")
@@ -284,8 +288,16 @@ def _read_video(group, key: str, path: Path) -> Episode:
             or np.any(cps[1:, 0] != cps[:-1, 1] + 1) or np.any(cps[:, 1] < cps[:, 0]):
         raise TaskDataError(f"{where}: 'change_points' must be contiguous inclusive [start, end] rows from frame 0 "
                             f"to the last frame ({n_frames - 1})")
+    lengths = cps[:, 1] - cps[:, 0] + 1
+    if nfps.shape != lengths.shape or np.any(nfps != lengths):
+        bad = int(np.argmax(nfps != lengths)) if nfps.shape == lengths.shape else None
+        detail = (f"shot {bad} has {nfps[bad]} frames there but spans {lengths[bad]} in 'change_points'"
+                  if bad is not None else f"{nfps.size} entries for {len(lengths)} shots")
+        raise TaskDataError(f"{where}: 'n_frame_per_seg' disagrees with 'change_points' ({detail}); the "
+                            "reference protocol weighs shots by 'n_frame_per_seg', so the file is ambiguous")
+    # change points as stored (the last shot may end past the video: pgl-sum's budget is taken from it)
     return Episode(key, {"googlenet": feats.astype(np.float32)}, gtscore[:, None].astype(np.float32), {
-        "picks": picks, "n_frames": n_frames, "change_points": np.minimum(cps, n_frames - 1),
+        "picks": picks, "n_frames": n_frames, "change_points": cps, "n_frame_per_seg": nfps,
         "user_summaries": users > 0,
     })
 

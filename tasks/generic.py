@@ -83,8 +83,8 @@ class GenericTask(Task):
                 split_source = "file attribute 'splits'"
             else:
                 try:
-                    folds = make_folds(list(episodes), self.options.n_folds, self.options.val_fraction,
-                                       self.options.split_seed)
+                    folds = self.folds_or_none(lambda: make_folds(
+                        list(episodes), self.options.n_folds, self.options.val_fraction, self.options.split_seed))
                 except ValueError as exc:
                     raise TaskDataError(f"{path}: {exc}") from exc
                 split_source = f"{self.options.n_folds} deterministic folds (split_seed={self.options.split_seed})"

@@ -156,7 +156,9 @@ class PMEmo(Task):
             y = np.array([annotations[song][t] for t in times], dtype=np.float32)
             episodes[song] = Episode(song, {"audio": x}, y, {"frame_time": np.array(times)})
         info: dict = {"annotated_frames_without_features": dropped}
-        if self.options.split == "official":
+        if self.scoring_only:
+            folds = []
+        elif self.options.split == "official":
             folds, info["official_test_songs_missing"] = self._official_fold(list(episodes), ann_path)
         else:
             folds = make_folds(list(episodes), self.options.n_folds, self.options.val_fraction, self.options.split_seed)

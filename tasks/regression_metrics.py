@@ -19,14 +19,25 @@ HIGHER_IS_BETTER = {"mse": False, "rmse": False, "mae": False, "pearson": True, 
 AGGREGATIONS = ("pooled", "per_sequence")
 
 
+def _constant(x: np.ndarray) -> bool:
+    """Tested on the values, not on a variance: the mean of a repeated value is not always that value in
+    floating point, so a constant series would otherwise leave residues like -6.5e-17."""
+    return x.size == 0 or bool(np.all(x == x.flat[0]))
+
+
 def pearson(x: np.ndarray, y: np.ndarray) -> float:
+    if _constant(x) or _constant(y):
+        return 0.0
     xc, yc = x - x.mean(), y - y.mean()
     denom = np.sqrt((xc * xc).sum() * (yc * yc).sum())
     return float((xc * yc).sum() / denom) if denom > 0 else 0.0
 
 
 def ccc(x: np.ndarray, y: np.ndarray) -> float:
-    """Lin's concordance correlation coefficient (population moments)."""
+    """Lin's concordance correlation coefficient (population moments); 0 when either series is constant
+    (its covariance with anything is 0)."""
+    if _constant(x) or _constant(y):
+        return 0.0
     mx, my = x.mean(), y.mean()
     cov = ((x - mx) * (y - my)).mean()
     denom = x.var() + y.var() + (mx - my) ** 2

@@ -118,7 +118,7 @@ class SynthAffect(Task):
                 targets.astype(np.float32),
                 {"oracle": oracle, "state": state, "cues": cues, "mood": mood, "shifts": shifts},
             )
-        folds = make_folds(list(episodes), o.n_folds, o.val_fraction, seed=o.data_seed)
+        folds = self.folds_or_none(lambda: make_folds(list(episodes), o.n_folds, o.val_fraction, seed=o.data_seed))
         spec = TaskSpec(tuple((m, dims[m]) for m in AFFECT_MODALITIES), ("valence", "arousal"), self.metadata.kind)
         return TaskData(episodes, folds, spec, _fingerprint(o), folds_sha256(folds))
 
@@ -226,7 +226,7 @@ class SynthSummary(Task):
                     "user_summaries": user_summaries,
                 },
             )
-        folds = make_folds(list(episodes), o.n_folds, o.val_fraction, seed=o.data_seed)
+        folds = self.folds_or_none(lambda: make_folds(list(episodes), o.n_folds, o.val_fraction, seed=o.data_seed))
         spec = TaskSpec(
             (("scene", o.scene_dim), ("audio", o.audio_dim), ("intro", o.intro_dim)), ("importance",), self.metadata.kind
         )

@@ -10,7 +10,23 @@ from typer.testing import CliRunner
 from benchmark.cli import app
 from benchmark.interfaces import TaskDataError
 from tasks import vsumm
-from tasks.eccv16 import Eccv16Options, SumMe, TVSum, variant_summary
+from tasks.eccv16 import Eccv16Options, SumMe, TVSum
+from tasks.eccv16_protocols import machine_summary, variant_fscore
+
+
+def variant_summary(frames, cps, n_frames, budget, variant):
+    """One step per frame, so that step scores are frame scores."""
+    return machine_summary(frames, np.arange(n_frames), n_frames, cps, cps[:, 1] - cps[:, 0] + 1, budget, variant)
+
+
+def _greedy_user(frame_scores, cps, n_frames):
+    """A user summary made without the code under test: best shots first while 15 % of the frames last."""
+    chosen, used = np.zeros(n_frames, dtype=bool), 0
+    for k in np.argsort([-frame_scores[s] for s, _ in cps], kind="stable"):
+        s, e = cps[k]
+        if used + e - s + 1 <= 0.15 * n_frames:
+            chosen[s:e + 1], used = True, used + e - s + 1
+    return chosen
 
 
 def write_eccv16(path, n_videos=12, n_users=5, seed=0, mutate=None, anno=True):
@@ -29,7 +45,7 @@ def write_eccv16(path, n_videos=12, n_users=5, seed=0, mutate=None, anno=True):
             lengths = cps[:, 1] - cps[:, 0] + 1
             importance = rng.uniform(size=len(cps))
             user_frames = [np.repeat(importance + rng.normal(0, 0.3, len(cps)), lengths) for _ in range(n_users)]
-            users = np.stack([vsumm.keyshot_summary(u, cps, n_frames) for u in user_frames]).astype(np.float32)
+            users = np.stack([_greedy_user(u, cps, n_frames) for u in user_frames]).astype(np.float32)
             frame_imp = np.repeat(importance, lengths)
             g["features"] = rng.normal(size=(len(picks), 1024)).astype(np.float32) + frame_imp[picks, None]
             g["gtscore"] = frame_imp[picks].astype(np.float32)
@@ -64,7 +80,7 @@ def test_fixture_loads_and_the_oracle_scores_well(tmp_path):
     good = task.evaluate({e.id: e.targets for e in eps}, eps)["fscore"]
     rng = np.random.default_rng(0)
     rand = task.evaluate({e.id: rng.uniform(size=e.length) for e in eps}, eps)["fscore"]
-    assert good > rand + 0.1
+    assert good > rand + 0.04
 
 
 def test_summe_reduces_by_max_tvsum_by_mean(tmp_path):
@@ -91,6 +107,57 @@ def test_protocol_variants_differ_where_they_should():
     frames = np.concatenate([np.full(10, 0.5001), np.full(10, 0.5009), np.zeros(80)])
     assert variant_summary(frames, cps, 100, 0.10, "reference")[10:20].all()
     assert variant_summary(frames, cps, 100, 0.10, "dsnet")[:10].all()
+
+
+def test_pgl_sum_budget_comes_from_the_last_shot_as_stored_and_an_empty_summary_scores_zero():
+    # the stored last shot ends past the video (frame 100 of 100): PGL-SUM's budget is int(101 * 0.15) = 15
+    cps = np.array([[0, 14], [15, 29], [30, 100]])
+    frames = np.concatenate([np.full(15, 0.9), np.full(15, 0.5), np.full(70, 0.1)])
+    pgl = variant_summary(frames, cps, 100, 0.15, "pgl-sum")
+    assert len(pgl) == 101 and pgl[:15].all() and pgl.sum() == 15
+    # clipped to the video first, the budget would be int(100 * 0.15) = 15 as well; one frame less tips it
+    cps = np.array([[0, 14], [15, 29], [30, 99]])
+    assert variant_summary(frames, cps, 100, 0.14, "pgl-sum").sum() == 0  # int(100 * 0.14) = 14 < 15
+    user = np.zeros(100, dtype=bool)
+    user[:15] = True
+    for variant in ("reference", "dsnet", "pgl-sum"):
+        assert variant_fscore(np.zeros(100, dtype=bool), user, variant) == 0.0  # empty summary: F = 0
+
+
+def test_n_frame_per_seg_must_agree_with_change_points(tmp_path):
+    def mutate(h5):
+        nfps = h5["video_3/n_frame_per_seg"][()]
+        nfps[1] += 1
+        _replace("video_3/n_frame_per_seg", nfps)(h5)
+
+    write_eccv16(tmp_path / "eccv16_dataset_tvsum_google_pool5.h5", mutate=mutate)
+    with pytest.raises(TaskDataError, match="video 'video_3': 'n_frame_per_seg' disagrees with 'change_points' "
+                                            "\\(shot 1 has"):
+        load(TVSum, tmp_path)
+
+
+@pytest.mark.parametrize("delta, ok", [(1, True), (-2, True), (3, False)])
+def test_tsv_frame_counts_within_two_frames_are_aligned_and_noted(tmp_path, delta, ok):
+    write_eccv16(tmp_path / "eccv16_dataset_tvsum_google_pool5.h5")
+    tsv = tmp_path / "ydata-tvsum50-anno.tsv"
+    lines = tsv.read_text().splitlines()
+    fixed = []
+    for line in lines:
+        vid, cat, scores = line.split("\t")
+        values = scores.split(",")
+        if vid == "vid02":
+            values = values[:delta] if delta < 0 else values + values[-1:] * delta
+        fixed.append("\t".join([vid, cat, ",".join(values)]))
+    tsv.write_text("\n".join(fixed) + "\n")
+    if not ok:
+        with pytest.raises(TaskDataError, match="video 'vid02' has .* annotated frames but the h5's 'video_2'"):
+            load(TVSum, tmp_path)
+        return
+    data = load(TVSum, tmp_path)
+    ep = data.episodes["video_2"]
+    assert ep.meta["user_scores"].shape[1] == ep.meta["n_frames"]
+    assert "video_2" in data.info["annotation_frames_aligned"]
+    assert set(data.info["annotation_frames_aligned"]) == {"video_2"}
 
 
 def test_published_splits_get_validation_carved_from_training(tmp_path, shared_data):
@@ -209,7 +276,7 @@ def _rewrite_tsv(tmp_path, edit):
     (lambda ls: [ls[0] + ",3", *ls[1:]], "video 'vid01': annotators give different numbers of frames"),
     (lambda ls: [ls[0].replace("\t", " ", 1), *ls[1:]], "line 1 has 2 tab-separated fields"),
     (lambda ls: [ls[0].replace(",", ",nan,", 1), *ls[1:]], "scores contain NaN"),
-    (lambda ls: [*(l.replace(",3", "", 1) for l in ls[:5]), *ls[5:]], "video 'vid01' has .* annotated frames but"),
+    (lambda ls: [*(l.rsplit(",", 5)[0] for l in ls[:5]), *ls[5:]], "video 'vid01' has .* annotated frames but"),
 ])
 def test_bad_tvsum_annotations_are_named(tmp_path, edit, message):
     write_eccv16(tmp_path / "eccv16_dataset_tvsum_google_pool5.h5")
@@ -229,3 +296,17 @@ def test_cli_tvsum_table_shows_fscore_tau_rho_beside_random_and_human(tmp_path):
     t = CliRunner().invoke(app, ["table", "--results", str(tmp_path / "res")])
     assert "| model | seeds | folds/seed | fscore ↑ | kendall ↑ | spearman ↑ |" in t.output
     assert "human *(reference)*" in t.output and "random *(reference)*" in t.output
+
+
+def test_score_needs_no_folds(tmp_path):
+    """Six videos make no 5-fold split; scoring them needs none."""
+    import json
+
+    write_eccv16(tmp_path / "eccv16_dataset_summe_google_pool5.h5", n_videos=6)
+    with h5py.File(tmp_path / "eccv16_dataset_summe_google_pool5.h5") as h5:
+        preds = {k: h5[k]["gtscore"][()].tolist() for k in h5}
+    (tmp_path / "preds.json").write_text(json.dumps(preds))
+    r = CliRunner().invoke(app, ["score", "--task", "summe", "--data-root", str(tmp_path), "--predictions",
+                                 str(tmp_path / "preds.json"), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["n_sequences"] == 6

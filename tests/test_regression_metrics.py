@@ -28,6 +28,11 @@ def test_hand_computed_values():
 def test_constant_series_correlation_is_zero():
     assert pearson(np.ones(5), np.arange(5.0)) == 0.0
     assert ccc(np.zeros(3), np.zeros(3)) == 0.0
+    # a constant whose mean is not itself in floating point (0.1 x 7: mean 0.09999999999999999)
+    constant, y = np.full(7, 0.1), np.linspace(-1, 1, 7) ** 3
+    assert np.mean(constant) != 0.1
+    assert pearson(constant, y) == 0.0 and ccc(constant, y) == 0.0
+    assert str(pearson(y, constant)) == "0.0"  # not -6.5e-17: records and tables print exactly 0
 
 
 def test_pooled_and_per_sequence_differ():

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from benchmark.cli import app
 from benchmark.interfaces import TaskDataError
+from tasks import vsumm
 from tasks.tvsum_clips import TVSumClips, TVSumClipsOptions, kts_shots
 
 
@@ -114,6 +115,55 @@ def test_real_tvsum_reproduces_otani_human_and_random(shared_data):
              for s in range(5)]
     assert abs(np.mean([d["kendall"] for d in draws])) < 0.01
     assert abs(np.mean([d["spearman"] for d in draws])) < 0.015
+    # the annotators' references break ties at random: a constant prediction, whose knapsack keeps the
+    # earlier of tied shots, gains nothing over one that keeps the later (with earlier-first references it
+    # scored 0.499 against 0.438), and no longer beats the annotators themselves
+    ramp = {d: task.evaluate({e.id: (0.5 + d * 1e-9 * np.arange(e.length))[:, None] for e in eps}, eps)["fscore"]
+            for d in (-1, 1)}
+    constant = task.evaluate({e.id: np.full((e.length, 1), 0.5) for e in eps}, eps)["fscore"]
+    assert abs(ramp[1] - ramp[-1]) < 0.02 and constant < human["fscore"]
+
+
+def test_frame_level_rank_correlation_holds_clips_over_their_frames(tmp_path):
+    root = write_fixture(tmp_path / "tvsum", n_videos=8)
+    anno = json.loads((root / "tvsum_anno.json").read_text())
+    rng = np.random.default_rng(1)
+    lines = []
+    for vid, entry in anno.items():
+        n_frames = int(entry["frames"]) + 7  # a tail shorter than a clip, held at the last clip's score
+        for _ in range(5):
+            lines.append(f"{vid}\tVT\t" + ",".join(str(int(v)) for v in rng.integers(1, 6, n_frames)))
+    (root / "ydata-tvsum50-anno.tsv").write_text("\n".join(lines) + "\n")
+    task = TVSumClips(TVSumClipsOptions(rank="frames"), tmp_path)
+    data = task.load()
+    ep = data.episodes["v0"]
+    assert ep.meta["frame_clip"][:61].tolist() == [0] * 60 + [1]  # 30 fps: 60 frames per 2-s clip
+    assert ep.meta["frame_clip"][-1] == ep.length - 1
+    eps = list(data.episodes.values())
+    preds = {e.id: e.targets for e in eps}
+    scores = task.evaluate(preds, eps)
+    clip_level = TVSumClips(TVSumClipsOptions(), tmp_path).evaluate(preds, eps)
+    assert scores["kendall/clips"] == clip_level["kendall"] and scores["fscore"] == clip_level["fscore"]
+    frames = [vsumm.rank_correlations(e.targets[e.meta["frame_clip"], 0], e.meta["user_frame_scores"]) for e in eps]
+    assert scores["kendall"] == pytest.approx(np.mean([f[0] for f in frames]))
+    human = task.evaluate_humans(eps)
+    assert set(human) == set(scores) and -1 <= human["kendall"] <= 1
+    (root / "ydata-tvsum50-anno.tsv").unlink()
+    with pytest.raises(TaskDataError, match="ydata-tvsum50-anno.tsv: missing; rank=frames needs"):
+        TVSumClips(TVSumClipsOptions(rank="frames"), tmp_path).load()
+
+
+def test_real_tvsum_frame_level_human_row(shared_data):
+    task = TVSumClips(TVSumClipsOptions(rank="frames"), shared_data / "tvsum")
+    data = task.load()
+    assert data.info["frame_count_differences"] == {
+        "Se3oxnaPsz0": "4165 annotated frames; tvsum_anno.json says 4166",
+        "WG0MBPpPC6I": "9534 annotated frames; tvsum_anno.json says 9535"}
+    eps = list(data.episodes.values())
+    assert sum(e.meta["user_frame_scores"].shape[1] for e in eps) == 352_353
+    assert {e.meta["user_frame_scores"].shape[0] for e in eps} == {20}
+    human = task.evaluate_humans(eps[:10])
+    assert human["kendall"] == pytest.approx(human["kendall/clips"], abs=0.01)  # frames hold the clips' ratings
 
 
 def test_score_command(tmp_path):
@@ -123,10 +173,14 @@ def test_score_command(tmp_path):
     path = tmp_path / "preds.json"
     path.write_text(json.dumps(preds))
     runner = CliRunner()
-    r = runner.invoke(app, ["score", "--task", "tvsum-clips", "--data-root", str(tmp_path), "--predictions", str(path), "--json"])
+    r = runner.invoke(app, ["score", "--task", "tvsum-clips", "--data-root", str(tmp_path), "--predictions", str(path)])
+    assert r.exit_code == 2 and "predictions for 3 of the task's 8 sequences" in r.output and "--allow-partial" in r.output
+    r = runner.invoke(app, ["score", "--task", "tvsum-clips", "--data-root", str(tmp_path), "--predictions", str(path),
+                            "--json", "--allow-partial"])
     assert r.exit_code == 0, r.output
     out = json.loads(r.output)
-    assert out["n_sequences"] == 3 and set(out["scores"]) == {"fscore", "kendall", "spearman"}
+    assert out["n_sequences"] == 3 and out["n_task_sequences"] == 8
+    assert set(out["scores"]) == {"fscore", "kendall", "spearman"}
     assert out["scores"]["kendall"] > 0.3  # the mean rating ranks like the annotators
     for bad, message in [
         ({"v0": [0.1, 0.2]}, "sequence 'v0' has 2 predicted steps, expected"),
@@ -134,8 +188,12 @@ def test_score_command(tmp_path):
         ({"v0": [float("nan")] * data.episodes["v0"].length}, "NaN"),
     ]:
         path.write_text(json.dumps(bad).replace("NaN", "NaN"))
-        r = runner.invoke(app, ["score", "--task", "tvsum-clips", "--data-root", str(tmp_path), "--predictions", str(path)])
+        r = runner.invoke(app, ["score", "--task", "tvsum-clips", "--data-root", str(tmp_path), "--predictions", str(path),
+                                "--allow-partial"])
         assert r.exit_code == 2 and message in r.output, r.output
+    r = runner.invoke(app, ["score", "--task", "tvsum-clips", "--data-root", str(tmp_path), "--predictions", str(path),
+                            "--set", "epochs=3"])
+    assert r.exit_code == 2 and "unknown option 'epochs'" in r.output and "Known: budget" in r.output
     path.write_text("[1, 2]")
     r = runner.invoke(app, ["score", "--task", "tvsum-clips", "--data-root", str(tmp_path), "--predictions", str(path)])
     assert r.exit_code == 2 and "expected a JSON object" in r.output
