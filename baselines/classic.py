@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Sequence
 import numpy as np
 
 from benchmark.episodes import Episode, FeatureScaler, select_modalities
-from benchmark.interfaces import FitInfo, Model
+from benchmark.interfaces import FitInfo, Model, check_options
 
 
 @dataclass
@@ -27,10 +27,7 @@ class RidgeOptions:
     SEARCH_SPACE: ClassVar[dict[str, tuple]] = {"alpha": ("log-uniform", 1e-3, 1e3)}
 
     def __post_init__(self) -> None:
-        if self.alpha < 0:
-            raise ValueError(f"alpha must be >= 0, got {self.alpha}")
-        if self.max_train_steps < 1:
-            raise ValueError(f"max_train_steps must be >= 1, got {self.max_train_steps}")
+        check_options(self, at_least_1=("max_train_steps",), non_negative=("alpha",))
 
 
 @dataclass
@@ -45,12 +42,8 @@ class SVROptions:
                                                 "epsilon": ("log-uniform", 1e-3, 0.3)}
 
     def __post_init__(self) -> None:
-        if self.C <= 0 or self.epsilon < 0:
-            raise ValueError(f"C must be > 0 and epsilon >= 0, got C={self.C}, epsilon={self.epsilon}")
-        if self.kernel not in ("rbf", "linear"):
-            raise ValueError(f"kernel must be rbf or linear, got {self.kernel!r}")
-        if self.max_train_steps < 1:
-            raise ValueError(f"max_train_steps must be >= 1, got {self.max_train_steps}")
+        check_options(self, at_least_1=("max_train_steps",), positive=("C",), non_negative=("epsilon",),
+                      choices={"kernel": ("rbf", "linear")})
 
 
 class PerStepRegressor(Model):

@@ -8,6 +8,7 @@ from typing import ClassVar
 from torch import nn
 
 from baselines.sequence_regressor import SequenceRegressor, SequenceRegressorOptions
+from benchmark.interfaces import check_options
 
 
 @dataclass
@@ -15,6 +16,10 @@ class LSTMOptions(SequenceRegressorOptions):
     layers: int = 1
 
     SEARCH_SPACE: ClassVar[dict[str, tuple]] = {**SequenceRegressorOptions.SEARCH_SPACE, "layers": ("choice", [1, 2])}
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_options(self, at_least_1=("layers",))
 
 
 class LSTMNet(nn.Module):

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Iterator
 
 from baselines.lstm import LSTMModel, LSTMOptions
+from benchmark.interfaces import check_options
 
 
 @dataclass
@@ -16,15 +17,14 @@ class TBPTTOptions(LSTMOptions):
 
     SEARCH_SPACE: ClassVar[dict[str, tuple]] = {**LSTMOptions.SEARCH_SPACE, "truncation": ("choice", [16, 32, 64])}
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_options(self, at_least_1=("truncation",))
+
 
 class TBPTTLSTMModel(LSTMModel):
     description = "LSTM trained by truncated BPTT (truncation steps), hidden state carried across chunks"
     Options = TBPTTOptions
-
-    def __init__(self, options, spec, seed):
-        if options.truncation < 1:
-            raise ValueError(f"truncation must be >= 1, got {options.truncation}")
-        super().__init__(options, spec, seed)
 
     def batch_updates(self, x, y, mask, optimizer) -> Iterator[float]:
         """One optimizer update per chunk of ``truncation`` steps, each counted against the budget."""

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from benchmark.episodes import Episode, FeatureScaler, select_modalities
-from benchmark.interfaces import FitInfo, Model, TrainBudget, TrainingLog, run_updates
+from benchmark.interfaces import FitInfo, Model, TrainBudget, TrainingLog, check_options, run_updates
 from benchmark.selection import Selector
 
 
@@ -38,6 +38,10 @@ class SequenceRegressorOptions:
         "weight_decay": ("choice", [0.0, 1e-5, 1e-4]),
     }
 
+    def __post_init__(self) -> None:
+        check_options(self, at_least_1=("hidden", "batch_size"), positive=("lr",),
+                      non_negative=("grad_clip", "weight_decay"))
+
 
 class SequenceRegressor(Model):
     Options = SequenceRegressorOptions
@@ -48,8 +52,6 @@ class SequenceRegressor(Model):
 
     def __init__(self, options, spec, seed):
         super().__init__(options, spec, seed)
-        if options.batch_size < 1 or options.hidden < 1 or options.lr <= 0:
-            raise ValueError(f"{type(self).__name__}: batch_size and hidden must be >= 1 and lr > 0")
         chosen = select_modalities(spec, options.modalities)
         self.scaler = FeatureScaler([m for m, _ in chosen])
         torch.manual_seed(seed)

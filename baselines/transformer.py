@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from baselines.sequence_regressor import SequenceRegressor, SequenceRegressorOptions
+from benchmark.interfaces import check_options
 
 
 @dataclass
@@ -31,6 +32,14 @@ class TransformerOptions(SequenceRegressorOptions):
         "layers": ("choice", [1, 2, 3]),
         "dropout": ("uniform", 0.0, 0.3),
     }
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_options(self, at_least_1=("heads", "layers", "feedforward"), non_negative=("window",))
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        if self.hidden % self.heads or self.hidden % 2:
+            raise ValueError(f"hidden ({self.hidden}) must be even and divisible by heads ({self.heads})")
 
 
 def sinusoidal(length: int, dim: int) -> torch.Tensor:
@@ -71,9 +80,4 @@ class TransformerModel(SequenceRegressor):
     Options = TransformerOptions
 
     def build_network(self, input_dim, n_targets):
-        o = self.options
-        if o.hidden % o.heads or o.hidden % 2:
-            raise ValueError(f"hidden ({o.hidden}) must be even and divisible by heads ({o.heads})")
-        if o.window < 0:
-            raise ValueError(f"window must be >= 0, got {o.window}")
-        return CausalTransformer(input_dim, o, n_targets)
+        return CausalTransformer(input_dim, self.options, n_targets)

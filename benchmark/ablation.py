@@ -72,7 +72,8 @@ def variants(kind: str, request: RunRequest, model: str | None, values: Sequence
 
 def run_ablation(kind: str, request: RunRequest, model: str | None = None, values: Sequence[str] = (),
                  executor: str = "local", workers: int | None = None, address: str | None = None,
-                 plugins: Sequence[str] = (), reporter: Reporter | None = None) -> tuple[Board, str | None, list, list]:
+                 plugins: Sequence[str] = (), reporter: Reporter | None = None,
+                 threads: int | None = 1) -> tuple[Board, str | None, list, list]:
     """Run every variant (resuming finished cells); return the board, the reference label, the outcomes
     and the records (relabelled with their variant)."""
     chosen = variants(kind, request, model, values)
@@ -83,7 +84,7 @@ def run_ablation(kind: str, request: RunRequest, model: str | None = None, value
         groups.setdefault(v.overrides, []).append(v)
     for overrides, group in groups.items():
         sub = replace(request, models=[v.model for v in group], overrides=(*request.overrides, *overrides))
-        got = sweep(sub, (), executor, workers, address, plugins, reporter)
+        got = sweep(sub, (), executor, workers, address, plugins, reporter, threads)
         outcomes += got
         label = {v.model: v.label for v in group}
         labelled += [(label[o.model], load_record(o.path)) for o in got]
@@ -101,8 +102,9 @@ def run_ablation(kind: str, request: RunRequest, model: str | None = None, value
     return board, next((v.label for v in chosen if v.reference), None), outcomes, records
 
 
-def render_report(board: Board, kind: str, reference: str | None) -> dict[str, str]:
-    """Markdown (with the change of the main score against the reference variant), CSV and LaTeX."""
+def render_report(board: Board, kind: str, reference: str | None, settings: str = "") -> dict[str, str]:
+    """Markdown (with the settings it ran under and the change of the main score against the reference
+    variant), CSV and LaTeX."""
     main = board.metrics[0]
     ref = next((r for r in board.rows if r.model == reference), None)
     lines = [render_markdown([board]).rstrip(), ""]
@@ -113,7 +115,7 @@ def render_report(board: Board, kind: str, reference: str | None) -> dict[str, s
         for r in board.rows:
             delta = r.stats[main][0] - ref.stats[main][0]
             lines.append(f"- {r.model}: {delta:+.4f}")
-    md = f"## Ablation: {kind}\n\n" + "\n".join(lines) + "\n"
+    md = f"## Ablation: {kind}\n\n" + (f"Settings: `{settings}`\n\n" if settings else "") + "\n".join(lines) + "\n"
     return {"md": md, "csv": render_csv([board]), "tex": render_latex([board])}
 
 

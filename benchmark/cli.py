@@ -32,7 +32,8 @@ def _user_errors() -> tuple[type, ...]:
 
 
 def clean_errors(fn: Callable) -> Callable:
-    """Bad input ends in one clear line and exit status 2, never a traceback."""
+    """Bad input ends in one clear line and exit status 2, never a traceback; Ctrl-C in one line and 130
+    (every record finished before it is kept, so the same command resumes)."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -41,6 +42,9 @@ def clean_errors(fn: Callable) -> Callable:
         except _user_errors() as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            typer.echo("interrupted: rerun the same command to resume", err=True)
+            raise typer.Exit(130) from None
 
     return wrapper
 
@@ -162,6 +166,46 @@ class _RichReporter:
         self.progress.advance(self.cells)
 
 
+class _PlainReporter:
+    """Without a terminal (a log file, CI): one plain line per finished cell instead of progress bars."""
+
+    def __init__(self):
+        self.total, self.finished = 0, 0
+
+    def plan(self, total: int) -> None:
+        self.total = total
+
+    def start_cell(self, label: str) -> None: ...
+    def on_eval(self, update: int, total: int, metrics) -> None: ...
+
+    def end_cell(self, outcome) -> None:
+        self.finished += 1
+        scores = "" if outcome.test_score is None else f" val {outcome.val_score:.4f} test {outcome.test_score:.4f}"
+        typer.echo(f"[{self.finished}/{self.total}] {outcome.task} {outcome.label or outcome.model} seed {outcome.seed} "
+                   f"fold {outcome.fold}: {outcome.status}{scores} ({outcome.seconds:.1f} s)"
+                   + (f" {outcome.error}" if outcome.error else ""))
+
+
+def _reporter(progress):
+    return _RichReporter(progress) if console.is_terminal else _PlainReporter()
+
+
+THREADS_RUN = "torch threads of this process [every core]"
+THREADS_SWEEP = "torch threads of each worker [1: several torch processes with several threads each thrash a small machine]"
+
+
+def _set_threads(threads: Optional[int]) -> None:
+    if threads is None:
+        return
+    from benchmark.runner import RunError
+
+    if threads < 1:
+        raise RunError(f"--threads must be >= 1, got {threads}")
+    import torch
+
+    torch.set_num_threads(threads)
+
+
 @app.command("run")
 @clean_errors
 def run_cmd(
@@ -171,20 +215,22 @@ def run_cmd(
     folds: str = typer.Option("all", "--folds", help="'all' or fold indices, e.g. 0,1"),
     set_: List[str] = typer.Option([], "--set", help="key=value for the training budget, task or model"),
     data_root: Optional[Path] = typer.Option(None, "--data-root", help="dataset folder or file [env RLBENCH_DATA, else ~/.cache/rlbench]"),
-    results: Path = typer.Option(Path("results"), "--results", help="where records are written"),
+    results: Path = typer.Option(Path("runs"), "--results", help="where records are written (results/ holds the committed ones)"),
     resume: bool = typer.Option(True, "--resume/--overwrite", help="skip cells that already have a finished record with the same config"),
     plugin: List[str] = typer.Option([], "--plugin", help="module or .py file defining RLBENCH_MODELS / RLBENCH_TASKS"),
     trace: bool = typer.Option(False, "--trace", help="keep the first test sequence's predictions in each record (figures)"),
     tuned: bool = typer.Option(False, "--tuned", help="start each trained model from its preset made by `rlbench tune`"),
     presets: Optional[Path] = typer.Option(None, "--presets", help="results folder holding <task>/tuned/<model>.json [--results]"),
+    threads: Optional[int] = typer.Option(None, "--threads", help=THREADS_RUN),
 ):
     """Train and score models on tasks; one record per (task, model, seed, fold)."""
     from benchmark.runner import run
 
     _load_plugins(plugin)
     request = _request(task, model, seeds, folds, set_, data_root, results, resume, trace, tuned, presets)
+    _set_threads(threads)
     with _progress() as progress:
-        outcomes = run(request, _RichReporter(progress))
+        outcomes = run(request, _reporter(progress))
     _summary(outcomes, results)
 
 
@@ -198,7 +244,7 @@ def sweep_cmd(
     set_: List[str] = typer.Option([], "--set", help="key=value applied to every cell"),
     grid: List[str] = typer.Option([], "--grid", help="key=v1,v2,...: one cell set per value (grids multiply)"),
     data_root: Optional[Path] = typer.Option(None, "--data-root", help="dataset folder or file [env RLBENCH_DATA, else ~/.cache/rlbench]"),
-    results: Path = typer.Option(Path("results"), "--results", help="where the driver writes records"),
+    results: Path = typer.Option(Path("runs"), "--results", help="where the driver writes records (results/ holds the committed ones)"),
     resume: bool = typer.Option(True, "--resume/--overwrite", help="skip cells that already have a finished record"),
     executor: str = typer.Option("local", "--executor", help="local (process pool) or ray"),
     workers: Optional[int] = typer.Option(None, "--workers", help="parallel cells [local: the machine's cores]"),
@@ -207,6 +253,7 @@ def sweep_cmd(
     trace: bool = typer.Option(False, "--trace", help="keep the first test sequence's predictions in each record (figures)"),
     tuned: bool = typer.Option(False, "--tuned", help="start each trained model from its preset made by `rlbench tune`"),
     presets: Optional[Path] = typer.Option(None, "--presets", help="results folder holding <task>/tuned/<model>.json [--results]"),
+    threads: int = typer.Option(1, "--threads", help=THREADS_SWEEP),
 ):
     """Run a grid of cells in parallel (local processes or Ray); records are written by this process."""
     from benchmark.sweep import sweep
@@ -214,7 +261,7 @@ def sweep_cmd(
     _load_plugins(plugin)
     request = _request(task, model, seeds, folds, set_, data_root, results, resume, trace, tuned, presets)
     with _progress() as progress:
-        outcomes = sweep(request, grid, executor, workers, address, plugin, _RichReporter(progress))
+        outcomes = sweep(request, grid, executor, workers, address, plugin, _reporter(progress), threads)
     _summary(outcomes, results)
 
 
@@ -237,10 +284,11 @@ def _progress():
 def _summary(outcomes, results: Path) -> None:
     table = Table(title="run summary", title_justify="left")
     for col in ("task", "model", "seed", "fold", "status", "val", "test", "seconds"):
-        table.add_column(col, justify="right" if col in ("seed", "fold", "val", "test", "seconds") else "left")
+        table.add_column(col, justify="right" if col in ("seed", "fold", "val", "test", "seconds") else "left",
+                         overflow="fold")
     for o in outcomes:
         fmt = lambda v: "" if v is None else f"{v:.4f}"  # noqa: E731
-        table.add_row(o.task, o.model, str(o.seed), str(o.fold), o.status,
+        table.add_row(o.task, o.label or o.model, str(o.seed), str(o.fold), o.status,
                       fmt(o.val_score), fmt(o.test_score), f"{o.seconds:.1f}")
     console.print(table)
     if outcomes:
@@ -260,12 +308,13 @@ def tune_cmd(
     sampler_seed: int = typer.Option(0, "--sampler-seed", help="seed of the parameter draw"),
     set_: List[str] = typer.Option([], "--set", help="key=value applied to every trial (budget, task options)"),
     data_root: Optional[Path] = typer.Option(None, "--data-root", help="dataset folder or file [env RLBENCH_DATA, else ~/.cache/rlbench]"),
-    results: Path = typer.Option(Path("results"), "--results", help="trial records go to RESULTS/tuning, presets to RESULTS/<task>/tuned"),
+    results: Path = typer.Option(Path("runs"), "--results", help="trial records go to RESULTS/tuning, presets to RESULTS/<task>/tuned"),
     resume: bool = typer.Option(True, "--resume/--overwrite", help="skip trials that already have a finished record"),
     executor: str = typer.Option("local", "--executor", help="local (process pool) or ray"),
     workers: Optional[int] = typer.Option(None, "--workers", help="parallel cells [local: the machine's cores]"),
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (default: start a local one)"),
     plugin: List[str] = typer.Option([], "--plugin", help="module or .py file defining RLBENCH_MODELS / RLBENCH_TASKS"),
+    threads: int = typer.Option(1, "--threads", help=THREADS_SWEEP),
 ):
     """Random search over each model's declared space, scored on validation only (the test split is never
     scored), the same number of trials for every model; the best becomes a preset that --tuned applies."""
@@ -276,7 +325,8 @@ def tune_cmd(
     _load_plugins(plugin)
     request = _request(task, model, seeds, folds, set_, data_root, results, resume)
     with _progress() as progress:
-        written = tune(request, trials, sampler_seed, executor, workers, address, plugin, _RichReporter(progress))
+        written = tune(request, trials, sampler_seed, executor, workers, address, plugin, _reporter(progress),
+                       threads=threads)
     table = Table(title=f"tuned: {trials} trials per model, on validation", title_justify="left")
     for col in ("task", "model", "best val", "trials done", "best parameters"):
         table.add_column(col, overflow="fold")
@@ -303,11 +353,12 @@ def ablate_cmd(
     folds: str = typer.Option("all", "--folds", help="'all' or fold indices, e.g. 0,1"),
     set_: List[str] = typer.Option([], "--set", help="key=value applied to every variant"),
     data_root: Optional[Path] = typer.Option(None, "--data-root", help="dataset folder or file [env RLBENCH_DATA, else ~/.cache/rlbench]"),
-    results: Path = typer.Option(Path("results"), "--results", help="where records are written"),
+    results: Path = typer.Option(Path("runs"), "--results", help="where records are written (results/ holds the committed ones)"),
     out: Optional[Path] = typer.Option(None, "--out", help="report folder [RESULTS/ablations]"),
     executor: str = typer.Option("local", "--executor", help="local (process pool) or ray"),
     workers: Optional[int] = typer.Option(None, "--workers", help="parallel cells"),
     plugin: List[str] = typer.Option([], "--plugin", help="module or .py file defining RLBENCH_MODELS / RLBENCH_TASKS"),
+    threads: int = typer.Option(1, "--threads", help=THREADS_SWEEP),
 ):
     """Run an ablation as a sweep and write its report (Markdown, CSV, LaTeX) and the variants' validation
     curves (PNG, PDF)."""
@@ -319,21 +370,45 @@ def ablate_cmd(
     chosen = [v.strip() for v in values.split(",") if v.strip()]
     with _progress() as progress:
         board, reference, outcomes, records = run_ablation(kind, request, model, chosen, executor, workers, None,
-                                                           plugin, _RichReporter(progress))
-    files = render_report(board, kind, reference)
+                                                           plugin, _reporter(progress), threads)
+    settings = " ".join([*(f"--set {o}" for o in request.overrides), *([f"--values {','.join(chosen)}"] if chosen else []),
+                         f"--seeds {','.join(map(str, request.seeds))}", f"--folds {folds}"])
+    files = render_report(board, kind, reference, settings)
     folder = out or results / "ablations"
-    name = f"{request.tasks[0]}-{kind}" + (f"-{model}" if model else "")  # one report per model ablated
+    name = report_name(request, kind, model, chosen)
     written = write_report(files, folder, name)
-    written += training_curves(records, folder, f"{name}-curves", f"ablation {kind}" + (f" ({model})" if model else ""))
+    written += training_curves(records, folder, f"{name}-curves",
+                               f"{request.tasks[0]}: ablation {kind}" + (f" ({model})" if model else ""))
     typer.echo(files["md"])
     typer.echo("wrote " + ", ".join(str(p) for p in written))
     _exit_on_failures(outcomes)
 
 
+def report_name(request, kind: str, model: Optional[str], values: list[str]) -> str:
+    """``<task>-<kind>[-<model>]``, then what else sets the ablation apart (its overrides, values, seeds,
+    folds), so that two different ablations never write over each other's report."""
+    import hashlib
+
+    from benchmark.records import safe_name
+
+    base = f"{request.tasks[0]}-{kind}" + (f"-{model}" if model else "")
+    parts = [*sorted(request.overrides), *(["values=" + "+".join(values)] if values else [])]
+    if list(request.seeds) != [0]:
+        parts.append("seeds=" + "+".join(map(str, request.seeds)))
+    if request.folds is not None:
+        parts.append("folds=" + "+".join(map(str, request.folds)))
+    if not parts:
+        return base
+    label = safe_name(",".join(parts))
+    if len(label) > 80:
+        label = hashlib.sha256(",".join(parts).encode()).hexdigest()[:12]
+    return f"{base}__{label}"
+
+
 @app.command("paper")
 @clean_errors
 def paper_cmd(
-    results: Path = typer.Option(Path("results"), "--results", help="folder of records"),
+    results: Path = typer.Option(Path("runs"), "--results", help="folder of records (results/ holds the committed ones)"),
     out: Optional[Path] = typer.Option(None, "--out", help="where the tables go [RESULTS/paper]"),
     converged_only: bool = typer.Option(False, "--converged-only", help="leave out cells still improving when training ended (↗)"),
 ):
@@ -344,8 +419,11 @@ def paper_cmd(
 
     if not results.is_dir():
         raise RunError(f"{results}: no such folder of records (run `rlbench run ...` first, or pass --results)")
-    written = write_paper((r for _, r in iter_records(results)), out or results / "paper", results / "ablations",
-                          converged_only)
+    skipped: list[str] = []
+    written = write_paper((r for _, r in iter_records(results, skipped)), out or results / "paper",
+                          results / "ablations", converged_only)
+    for problem in skipped:
+        typer.echo(f"skipped: {problem}", err=True)
     typer.echo(written[0].read_text())
     typer.echo("wrote " + ", ".join(str(p) for p in written))
 
@@ -355,13 +433,15 @@ def paper_cmd(
 def table_cmd(
     task: List[str] = typer.Option([], "--task", "-t", help="only these tasks"),
     fmt: str = typer.Option("md", "--format", "-f", help="md, csv or latex"),
-    results: Path = typer.Option(Path("results"), "--results", help="folder of records"),
+    results: Path = typer.Option(Path("runs"), "--results", help="folder of records (results/ holds the committed ones)"),
     split: str = typer.Option("test", "--split", help="test or val"),
     out: Optional[Path] = typer.Option(None, "--out", help="write to this file instead of printing"),
     converged_only: bool = typer.Option(False, "--converged-only", help="leave out cells still improving when training ended (↗)"),
+    strict: bool = typer.Option(False, "--strict", help="exit with status 1 when a record cannot be read"),
 ):
     """Leaderboard from the records: mean ± std over seeds with n, per task. Rows mark cells still improving
-    when training ended (↗) and cells made from uncommitted code (‡)."""
+    when training ended (↗) and cells made from uncommitted code (‡). Unreadable records are skipped and
+    listed."""
     from benchmark.leaderboard import RENDERERS, build_boards
     from benchmark.records import iter_records
     from benchmark.runner import RunError
@@ -372,7 +452,8 @@ def table_cmd(
         raise RunError(f"--split must be 'test' or 'val', got {split!r}")
     if not results.is_dir():
         raise RunError(f"{results}: no such folder of records (run `rlbench run ...` first, or pass --results)")
-    boards = build_boards((r for _, r in iter_records(results)), split, _split_names(task), converged_only)
+    skipped: list[str] = []
+    boards = build_boards((r for _, r in iter_records(results, skipped)), split, _split_names(task), converged_only)
     if not boards:
         raise RunError(f"{results}: no records" + (f" for task(s) {', '.join(task)}" if task else ""))
     text = RENDERERS[fmt](boards)
@@ -382,6 +463,10 @@ def table_cmd(
         console.print(f"wrote {out}", markup=False)
     else:
         typer.echo(text)
+    for problem in skipped:
+        typer.echo(f"skipped: {problem}", err=True)
+    if skipped and strict:
+        raise typer.Exit(1)
 
 
 @app.command("score")

@@ -9,7 +9,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from benchmark.leaderboard import model_label
+from benchmark.leaderboard import record_label
 
 
 def _plt():
@@ -44,8 +44,7 @@ def memory_horizon(records: Iterable[dict], out: Path, task: str = "synth-affect
             continue
         main = r["task"]["main_score"]
         setting = json.dumps({k: v for k, v in (r["task"].get("overrides") or {}).items() if k != "lag"}, sort_keys=True)
-        label = model_label(r["model"]["name"], r["model"].get("overrides") or {})
-        settings[setting][label][int(lag)].append(r["scores"]["test"][main])
+        settings[setting][record_label(r)][int(lag)].append(r["scores"]["test"][main])
     if not settings:
         return []
     points = max(settings.values(), key=lambda lines: (len({lag for by in lines.values() for lag in by}),
@@ -54,12 +53,15 @@ def memory_horizon(records: Iterable[dict], out: Path, task: str = "synth-affect
         return []
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6, 4))
-    for model, by_lag in sorted(points.items()):
+    for i, (model, by_lag) in enumerate(sorted(points.items())):
         lags = sorted(by_lag)
         mean = [np.mean(by_lag[x]) for x in lags]
         std = [np.std(by_lag[x]) for x in lags]
-        ax.errorbar(lags, mean, yerr=std, marker="o", capsize=3, label=model)
+        ax.errorbar(lags, mean, yerr=std, marker=MARKERS[i % len(MARKERS)], capsize=3, label=model,
+                    linestyle=LINESTYLES[i % len(LINESTYLES)], alpha=0.85)
     ax.set_xscale("log")
+    ax.set_xticks(sorted({lag for by in points.values() for lag in by}))
+    _plain_log_ticks(ax.xaxis)
     ax.set_xlabel("dependency lag (segments)")
     ax.set_ylabel(f"test {main}")
     ax.set_title(f"Memory horizon on {task}")
@@ -95,7 +97,7 @@ def training_curves(records: Sequence[dict], out: Path, name: str, title: str) -
         xs = sorted(by_update)
         mean = np.array([np.mean(by_update[x]) for x in xs])
         (line,) = ax.plot(xs, mean, label=label, linewidth=1.2, marker=MARKERS[i % len(MARKERS)], markersize=3,
-                          markevery=max(1, len(xs) // 8))
+                          markevery=max(1, len(xs) // 8), linestyle=LINESTYLES[i % len(LINESTYLES)])
         for update, unfinished in chosen[label]:
             j = int(np.searchsorted(xs, update))
             if j < len(xs):
@@ -112,15 +114,20 @@ def training_curves(records: Sequence[dict], out: Path, name: str, title: str) -
 
 
 MARKERS = ("o", "s", "^", "v", "D", "P", "X", "*", "<", ">")
+LINESTYLES = ("-", "--", "-.", ":")  # with the markers, lines that lie on top of each other stay apart
 
 
 def _plain_log_ticks(axis) -> None:
-    """Log-scale ticks written as 0.11, not 1.1x10^-1."""
+    """Log-scale ticks written as 0.11, not 1.1x10^-1; of the minor ticks only 2x and 5x are labelled, so the
+    labels do not run into each other."""
     from matplotlib.ticker import FuncFormatter
 
-    fmt = FuncFormatter(lambda v, _: f"{v:.3g}")
-    axis.set_major_formatter(fmt)
-    axis.set_minor_formatter(fmt)
+    def minor(v: float, _) -> str:
+        mantissa = round(v / 10 ** np.floor(np.log10(v)), 6) if v > 0 else 0
+        return f"{v:.3g}" if mantissa in (2.0, 5.0) else ""
+
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
+    axis.set_minor_formatter(FuncFormatter(minor))
 
 
 def memory_trace(record: dict, out: Path) -> list[Path]:
@@ -136,16 +143,21 @@ def memory_trace(record: dict, out: Path) -> list[Path]:
     plt = _plt()
     fig, axes = plt.subplots(3, 1, figsize=(8, 8), gridspec_kw={"height_ratios": [2, 2, 1.2]})
     names = ("valence", "arousal")
+    task, model = record["task"]["name"], record["model"]["name"]
     for j in range(targets.shape[1]):
         axes[0].plot(targets[:, j], label=f"true {names[j] if j < 2 else j}", lw=1)
         axes[0].plot(preds[:, j], label=f"predicted {names[j] if j < 2 else j}", lw=1, ls="--")
-    axes[0].set_title(f"{record['model']['name']} on {record['task']['name']}, sequence {trace.get('sequence')}")
+    axes[0].set_title(f"{model} on {task}, sequence {trace.get('sequence')}: predicted vs true")
+    axes[0].set_xlabel("segment")
+    axes[0].set_ylabel("value")
     axes[0].legend(fontsize=7, ncol=2)
     im = axes[1].imshow(slots.T, aspect="auto", cmap="coolwarm", interpolation="nearest")
+    axes[1].set_title(f"{model} on {task}: mean of each memory slot over time")
     axes[1].set_ylabel("memory slot")
     axes[1].set_xlabel("segment")
-    fig.colorbar(im, ax=axes[1], fraction=0.02)
+    fig.colorbar(im, ax=axes[1], fraction=0.02, label="slot mean")
     axes[2].bar(range(len(corr)), corr)
+    axes[2].set_title(f"{model} on {task}: each slot's correlation with valence")
     axes[2].set_xlabel("memory slot")
     axes[2].set_ylabel("corr. with valence")
     fig.tight_layout()

@@ -113,6 +113,28 @@ class NoOptions:
     pass
 
 
+def check_options(options: Any, *, at_least_1: Sequence[str] = (), positive: Sequence[str] = (),
+                  non_negative: Sequence[str] = (), choices: Mapping[str, Sequence[Any]] | None = None,
+                  unit_interval: Sequence[str] = ()) -> None:
+    """Check an options dataclass when it is built (so a bad ``--set`` stops before anything trains);
+    the error names the option and the value it got."""
+    for name in at_least_1:
+        if getattr(options, name) < 1:
+            raise ValueError(f"{name} must be >= 1, got {getattr(options, name)!r}")
+    for name in positive:
+        if not getattr(options, name) > 0:
+            raise ValueError(f"{name} must be > 0, got {getattr(options, name)!r}")
+    for name in non_negative:
+        if not getattr(options, name) >= 0:
+            raise ValueError(f"{name} must be >= 0, got {getattr(options, name)!r}")
+    for name in unit_interval:
+        if not 0 <= getattr(options, name) <= 1:
+            raise ValueError(f"{name} must be in [0, 1], got {getattr(options, name)!r}")
+    for name, allowed in (choices or {}).items():
+        if getattr(options, name) not in allowed:
+            raise ValueError(f"{name} must be one of {', '.join(map(str, allowed))}, got {getattr(options, name)!r}")
+
+
 class Task(ABC):
     metadata: ClassVar[TaskMetadata]
     Options: ClassVar[type] = NoOptions

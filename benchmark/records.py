@@ -20,13 +20,14 @@ class RecordError(ValueError):
     pass
 
 
-def _safe(part: str) -> str:
+def safe_name(part: str) -> str:
+    """A file or folder name made of ``part`` (anything outside ``[A-Za-z0-9_.=,+-]`` becomes ``_``)."""
     return re.sub(r"[^A-Za-z0-9_.=,+-]", "_", part)
 
 
 def record_path(results: Path, task: str, model: str, variant: str | None, config_hash: str, seed: int, fold: int) -> Path:
-    model_dir = _safe(model) + (f"__{_safe(variant)}" if variant else "")
-    return Path(results) / _safe(task) / model_dir / config_hash[:12] / f"seed={seed}" / f"fold={fold}.json"
+    model_dir = safe_name(model) + (f"__{safe_name(variant)}" if variant else "")
+    return Path(results) / safe_name(task) / model_dir / config_hash[:12] / f"seed={seed}" / f"fold={fold}.json"
 
 
 def write_record(path: Path, record: dict[str, Any]) -> None:
@@ -73,10 +74,24 @@ def migrate(record: dict[str, Any], path: Path | str = "<record>") -> dict[str, 
     version = record.get("schema_version") if isinstance(record, dict) else None
     if version != SCHEMA_VERSION:
         raise RecordError(f"{path}: schema_version {version!r} is not supported (this rlbench reads {SCHEMA_VERSION})")
+    missing = [k for k in REQUIRED if not isinstance(record.get(k), REQUIRED[k])]
+    if missing:
+        raise RecordError(f"{path}: not a whole record (missing or malformed: {', '.join(missing)})")
     return record
 
 
-def iter_records(results: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
-    """Every readable record under ``results``; unreadable files raise ``RecordError`` naming them."""
+REQUIRED = {"status": str, "task": dict, "model": dict, "seed": int}
+
+
+def iter_records(results: Path, skipped: list[str] | None = None) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """Every readable record under ``results``. An unreadable one raises ``RecordError`` naming it, or,
+    with a ``skipped`` list, is left out and described there (tables go on without it)."""
     for path in sorted(Path(results).rglob("fold=*.json")):
-        yield path, load_record(path)
+        try:
+            record = load_record(path)
+        except RecordError as exc:
+            if skipped is None:
+                raise
+            skipped.append(str(exc))
+            continue
+        yield path, record

@@ -131,6 +131,8 @@ def import_plugin(spec: str) -> Any:
     """Import a plugin module by dotted name or a .py file by path (without touching sys.path)."""
     path = Path(spec)
     if spec.endswith(".py") or path.exists():
+        if path.is_dir():
+            raise RegistryError(f"--plugin {spec}: is a directory; name a .py file or an importable module")
         if not path.is_file():
             raise RegistryError(f"--plugin {spec}: no such file")
         mod_name = f"rlbench_plugin_{path.stem}"

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import resource
 import sys
-
-import numpy as np
+import tempfile
 import time
 import traceback
+
+import numpy as np
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -65,7 +66,7 @@ class RunRequest:
     folds: Sequence[int] | None = None  # None = every fold of the task
     overrides: Sequence[str] = ()
     data_root: Path | None = None
-    results: Path = Path("results")
+    results: Path = Path("runs")
     resume: bool = True
     trace: bool = False  # keep the first test sequence's predictions in each record (for figures)
     # (task, model) -> a tuned preset (benchmark.tuning.load_presets): its parameters replace the model's
@@ -87,16 +88,19 @@ class CellOutcome:
     test_score: float | None = None
     seconds: float = 0.0
     error: str | None = None
+    label: str = ""  # the model with the overrides that set this cell apart (a sweep's grid values)
 
     @classmethod
     def from_record(cls, task: str, model: str, seed: int, fold: int, path: Path, main: str,
                     record: dict[str, Any], skipped: bool = False) -> "CellOutcome":
         """What a run reports of one cell; a skipped cell took no time in this run."""
+        from benchmark.leaderboard import record_label
+
         scores = record.get("scores") or {}
         return cls(task, model, seed, fold, "skipped" if skipped else record["status"], path, main,
                    (scores.get("val") or {}).get(main), record.get("main_score"),
                    0.0 if skipped else (record.get("timing") or {}).get("total_s", 0.0),
-                   (record.get("error") or {}).get("message"))
+                   (record.get("error") or {}).get("message"), record_label(record))
 
 
 class Reporter:
@@ -200,8 +204,38 @@ def prepare(request: RunRequest, loaded: dict | None = None) -> list[_Pair]:
     return pairs
 
 
+def ensure_writable(results: Path) -> None:
+    """Refuse a results folder that cannot take records before anything trains."""
+    results = Path(results)
+    if results.exists() and not results.is_dir():
+        raise RunError(f"{results}: is a file, not a folder for records; choose another --results")
+    try:
+        results.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=results, prefix=".rlbench-write-check-"):
+            pass
+    except OSError as exc:
+        raise RunError(f"{results}: cannot write records there ({exc.strerror or exc}); choose another --results") from None
+
+
+def save_record(path: Path, record: dict[str, Any]) -> None:
+    """Write a finished cell's record. If that fails (a full disk, a folder made read-only meanwhile), the
+    record is written to the temporary folder instead and the run stops with one line saying where."""
+    try:
+        write_record(path, record)
+    except OSError as exc:
+        fallback = Path(tempfile.gettempdir()) / "rlbench-unsaved" / Path(*Path(path).parts[-6:])
+        try:
+            write_record(fallback, record)
+        except OSError:
+            raise RunError(f"{path}: cannot write the record ({exc.strerror or exc}), nor a copy in "
+                           f"{fallback.parent}; the cell must run again") from None
+        raise RunError(f"{path}: cannot write the record ({exc.strerror or exc}); it was saved to {fallback} "
+                       "(copy it into place, or free the space and rerun to resume)") from None
+
+
 def run(request: RunRequest, reporter: Reporter | None = None) -> list[CellOutcome]:
     reporter = reporter or Reporter()
+    ensure_writable(request.results)
     pairs = prepare(request)
     reporter.plan(sum(len(p.cells) for p in pairs))
     outcomes = []
@@ -216,7 +250,7 @@ def run(request: RunRequest, reporter: Reporter | None = None) -> list[CellOutco
             else:
                 reporter.start_cell(label)
                 record = run_cell(pair, seed, fold, reporter, request.trace)
-                write_record(path, record)
+                save_record(path, record)
             outcome = CellOutcome.from_record(pair.task_name, pair.model_name, seed, fold, path, main, record, skipped)
             outcomes.append(outcome)
             reporter.end_cell(outcome)

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from benchmark.config import ConfigError
-from benchmark.records import load_record, write_record
-from benchmark.runner import CellOutcome, Reporter, RunRequest, _finished, cell_path, prepare, run_cell
+from benchmark.records import load_record
+from benchmark.runner import (CellOutcome, Reporter, RunRequest, _finished, cell_path, ensure_writable, prepare,
+                              run_cell, save_record)
 
 EXECUTORS = ("local", "ray")
 
@@ -37,6 +38,7 @@ class CellSpec:
     trace: bool = False
     tuned: str | None = None  # the model's tuned preset, as JSON (workers need no shared disk)
     tuning: bool = False
+    threads: int | None = None  # torch threads in the worker (None: torch's default, every core)
 
 
 def expand_grid(grid: Sequence[str]) -> list[tuple[str, ...]]:
@@ -74,10 +76,10 @@ def _prepared(task: str, model: str, overrides: tuple[str, ...], data_root: str 
 
 def execute_cell(spec: CellSpec) -> dict[str, Any]:
     """Run one cell in this process and return its record (the driver writes it)."""
-    if os.environ.get("RLBENCH_WORKER_THREADS"):
+    if spec.threads:
         import torch
 
-        torch.set_num_threads(int(os.environ["RLBENCH_WORKER_THREADS"]))
+        torch.set_num_threads(spec.threads)
     pair = _prepared(spec.task, spec.model, spec.overrides, spec.data_root, spec.plugins, spec.tuned, spec.tuning)
     return run_cell(pair, spec.seed, spec.fold, Reporter(), spec.trace)
 
@@ -87,7 +89,8 @@ def grid_requests(request: RunRequest, grid: Sequence[str]) -> list[RunRequest]:
     return [replace(request, overrides=(*request.overrides, *extra)) for extra in expand_grid(grid)]
 
 
-def plan(requests: Sequence[RunRequest], plugins: Sequence[str]) -> Iterator[tuple[CellSpec, Path, Any]]:
+def plan(requests: Sequence[RunRequest], plugins: Sequence[str],
+         threads: int | None = None) -> Iterator[tuple[CellSpec, Path, Any]]:
     """Every cell of the requests with its record path; checks names, options and data before anything runs."""
     loaded: dict = {}  # task data are loaded once, whatever the requests vary besides task options
     for sub in requests:
@@ -96,7 +99,7 @@ def plan(requests: Sequence[RunRequest], plugins: Sequence[str]) -> Iterator[tup
                 spec = CellSpec(pair.task_name, pair.model_name, applied_overrides(pair),
                                 str(sub.data_root) if sub.data_root else None, seed, fold, tuple(plugins),
                                 sub.trace, json.dumps(pair.tuned, sort_keys=True) if pair.tuned else None,
-                                pair.tuning)
+                                pair.tuning, threads)
                 yield spec, cell_path(sub.results, pair, seed, fold), pair
 
 
@@ -117,13 +120,20 @@ def sweep(
     address: str | None = None,
     plugins: Sequence[str] = (),
     reporter: Reporter | None = None,
+    threads: int | None = 1,
 ) -> list[CellOutcome]:
-    """Run a request over a grid, or several requests (tuning trials, ablation variants) in one pool."""
+    """Run a request over a grid, or several requests (tuning trials, ablation variants) in one pool.
+    Each worker runs torch on ``threads`` threads (one by default: several torch processes with several
+    threads each on a small machine run many times slower than one thread each)."""
     if executor not in EXECUTORS:
         raise ConfigError(f"--executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
+    if threads is not None and threads < 1:
+        raise ConfigError(f"--threads must be >= 1, got {threads}")
     reporter = reporter or Reporter()
     requests = grid_requests(request, grid) if isinstance(request, RunRequest) else list(request)
-    cells = list(plan(requests, plugins))
+    for results in dict.fromkeys(r.results for r in requests):
+        ensure_writable(results)
+    cells = list(plan(requests, plugins, threads))
     reporter.plan(len(cells))
     todo, outcomes = [], []
     for spec, path, pair in cells:
@@ -136,7 +146,7 @@ def sweep(
 
     def done(spec: CellSpec, record: dict) -> None:
         path, pair = by_spec[spec]
-        write_record(path, record)
+        save_record(path, record)
         outcomes.append(_outcome(spec, path, pair, record))
         reporter.end_cell(outcomes[-1])
 
@@ -158,14 +168,28 @@ def _run_local(specs: list[CellSpec], done: Callable, workers: int | None, addre
         for spec in specs:
             done(spec, execute_cell(spec))
         return
-    # One thread per worker: several torch processes with several threads each thrash a small machine.
-    os.environ.setdefault("RLBENCH_WORKER_THREADS", "1")
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_interrupts)
+    try:
         pending = {pool.submit(execute_cell, spec): spec for spec in specs}
         while pending:
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in finished:
                 done(pending.pop(future), future.result())
+    except BaseException:
+        # Ctrl-C or a record that cannot be written: stop now, not after the cells in flight; every record
+        # written so far stays, and the same command resumes.
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+
+
+def _ignore_interrupts() -> None:
+    """Workers leave Ctrl-C to the driver, which stops them (and prints one line, not one per worker)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _run_ray(specs: list[CellSpec], done: Callable, workers: int | None, address: str | None) -> None:
@@ -177,9 +201,9 @@ def _run_ray(specs: list[CellSpec], done: Callable, workers: int | None, address
         return
     started_here = not ray.is_initialized()
     if started_here:
-        os.environ.setdefault("RLBENCH_WORKER_THREADS", "1")  # a local cluster's workers inherit it
         ray.init(address=address, num_cpus=workers if address is None else None, include_dashboard=False,
                  log_to_driver=False)
+    refs: dict = {}
     try:
         remote = ray.remote(num_cpus=1)(execute_cell)
         refs = {remote.remote(spec): spec for spec in specs}
@@ -187,6 +211,10 @@ def _run_ray(specs: list[CellSpec], done: Callable, workers: int | None, address
             ready, _ = ray.wait(list(refs), num_returns=1)
             for ref in ready:
                 done(refs.pop(ref), ray.get(ref))
+    except BaseException:
+        for ref in refs:
+            ray.cancel(ref, force=True)
+        raise
     finally:
         if started_here:
             ray.shutdown()

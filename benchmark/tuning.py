@@ -91,7 +91,7 @@ def preset_path(results: Path, task: str, model: str) -> Path:
 
 def tune(request: RunRequest, trials: int, seed: int = 0, executor: str = "local", workers: int | None = None,
          address: str | None = None, plugins: Sequence[str] = (), reporter: Reporter | None = None,
-         presets: Path | None = None) -> list[Path]:
+         presets: Path | None = None, threads: int | None = 1) -> list[Path]:
     """Run ``trials`` trials per (task, model) as one sweep and write one preset per pair; returns their paths."""
     from benchmark.sweep import sweep
 
@@ -102,7 +102,7 @@ def tune(request: RunRequest, trials: int, seed: int = 0, executor: str = "local
     requests = [replace(request, tasks=[t], models=[m], overrides=(*request.overrides, *trial_overrides(p)),
                         tuning=True, trace=False)
                 for t in request.tasks for m, params in drawn.items() for p in params]
-    outcomes = sweep(requests, (), executor, workers, address, plugins, reporter)
+    outcomes = sweep(requests, (), executor, workers, address, plugins, reporter, threads)
     by_pair: dict[tuple[str, str], list] = defaultdict(list)
     for o in outcomes:
         by_pair[(o.task, o.model)].append(o)

@@ -24,12 +24,12 @@ import torch
 from torch import nn
 
 from benchmark.episodes import Episode, FeatureScaler, select_modalities
-from benchmark.interfaces import FitInfo, Model, TrainBudget, TrainingLog, run_updates
+from benchmark.interfaces import FitInfo, Model, TrainBudget, TrainingLog, check_options, run_updates
 from benchmark.selection import Selector
-from rlmem.ddpg import DDPG, DDPGConfig, frozen
-from rlmem.memory import ActionLayout
+from rlmem.ddpg import DDPG, VALUE_MODES, DDPGConfig, frozen
+from rlmem.memory import RETAIN_MODES, ActionLayout
 from rlmem.networks import CRITICS, Actor, FusionEncoder, Reader
-from rlmem.noise import make_noise
+from rlmem.noise import NOISES, make_noise
 from rlmem.polyak import polyak_update
 from rlmem.replay import ReplayBuffer
 
@@ -55,6 +55,10 @@ class MemoryNetOptions:
         "hidden": ("choice", [32, 64, 128]),
         "batch_size": ("choice", [16, 32, 64]),
     }
+
+    def __post_init__(self) -> None:
+        check_options(self, at_least_1=("slots", "width", "hidden", "segment_length", "batch_size"),
+                      positive=("lr",), non_negative=("grad_clip",), choices={"retain": RETAIN_MODES})
 
 
 @dataclass
@@ -89,6 +93,18 @@ class RLMemOptions(MemoryNetOptions):
         "tau": ("choice", [0.001, 0.005, 0.02]),
     }
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_options(self, at_least_1=("buffer_size", "rl_batch_size", "update_every", "chunk", "policy_delay"),
+                      non_negative=("actor_lr", "critic_lr", "noise_sigma", "warmup", "target_noise"),
+                      choices={"noise": NOISES, "n_critics": (1, 2), "value": VALUE_MODES, "critic": tuple(CRITICS)})
+        if not 0 <= self.gamma < 1:
+            raise ValueError(f"gamma must be in [0, 1), got {self.gamma!r}")
+        if not 0 < self.tau <= 1:
+            raise ValueError(f"tau must be in (0, 1], got {self.tau!r}")
+        if not 0 <= self.bptt_warmup < 1:
+            raise ValueError(f"bptt_warmup must be a share of the budget in [0, 1), got {self.bptt_warmup!r}")
+
 
 @dataclass
 class Segments:
@@ -98,12 +114,6 @@ class Segments:
     lengths: list[int]  # steps per episode
 
 
-def _check(options: MemoryNetOptions) -> None:
-    for name in ("slots", "width", "hidden", "segment_length", "batch_size"):
-        if getattr(options, name) < 1:
-            raise ValueError(f"{name} must be >= 1, got {getattr(options, name)}")
-
-
 class MemoryNetwork(Model):
     """The shared architecture; subclasses implement ``fit``."""
 
@@ -111,7 +121,6 @@ class MemoryNetwork(Model):
 
     def __init__(self, options: MemoryNetOptions, spec, seed: int):
         super().__init__(options, spec, seed)
-        _check(options)
         chosen = select_modalities(spec, options.modalities)
         self.scaler = FeatureScaler([m for m, _ in chosen])
         self.layout = ActionLayout(options.slots, options.width, options.retain)
@@ -253,15 +262,6 @@ class RLMemModel(MemoryNetwork):
 
     def __init__(self, options: RLMemOptions, spec, seed: int):
         super().__init__(options, spec, seed)
-        if not 0 <= options.bptt_warmup < 1:
-            raise ValueError(f"bptt_warmup must be a share of the budget in [0, 1), got {options.bptt_warmup}")
-        for name in ("buffer_size", "rl_batch_size", "update_every", "chunk"):
-            if getattr(options, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(options, name)}")
-        if options.n_critics not in (1, 2):
-            raise ValueError(f"n_critics must be 1 or 2, got {options.n_critics}")
-        if options.critic not in CRITICS:
-            raise ValueError(f"critic must be one of {', '.join(CRITICS)}, got {options.critic!r}")
         critics = []
         for i in range(options.n_critics):
             name = "critic" if i == 0 else f"critic{i + 1}"

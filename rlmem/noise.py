@@ -45,9 +45,12 @@ class OrnsteinUhlenbeckNoise(ActionNoise):
         self.state = None
 
 
+NOISES = ("gaussian", "ou")
+
+
 def make_noise(kind: str, sigma: float, generator: torch.Generator) -> ActionNoise:
     if kind == "gaussian":
         return GaussianNoise(sigma, generator)
     if kind == "ou":
         return OrnsteinUhlenbeckNoise(sigma, generator)
-    raise ValueError(f"unknown exploration noise {kind!r}; choose 'gaussian' or 'ou'")
+    raise ValueError(f"unknown exploration noise {kind!r}; choose one of {', '.join(NOISES)}")

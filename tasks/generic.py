@@ -99,6 +99,8 @@ class GenericTask(Task):
         if self.data_root is None:
             raise TaskDataError("task 'generic' needs --data-root FILE.h5 (the HDF5 file with your sequences)")
         path = Path(self.data_root).expanduser()
+        if path.is_dir():
+            raise TaskDataError(f"{path}: is a directory; task 'generic' reads one HDF5 file given by --data-root")
         if not path.is_file():
             raise TaskDataError(f"{path}: no such file (task 'generic' reads one HDF5 file given by --data-root)")
         return path

@@ -30,8 +30,11 @@ def test_ablations_write_reports(tmp_path, kind, args, rows):
     r = CliRunner().invoke(app, ["ablate", kind, "--task", "synth-affect", "--results", str(tmp_path / "res"),
                                  "--workers", "1", *args, *sets([*TINY_AFFECT[:3], *extra])])
     assert r.exit_code == 0, r.output
-    name = f"synth-affect-{kind}" + ("-mlp" if kind == "modality" else "")  # --model names the report
-    md = (tmp_path / "res" / "ablations" / f"{name}.md").read_text()
+    prefix = f"synth-affect-{kind}" + ("-mlp" if kind == "modality" else "")  # --model names the report
+    (report,) = (tmp_path / "res" / "ablations").glob(f"{prefix}__*.md")  # then its overrides and values
+    name = report.stem
+    md = report.read_text()
+    assert "Settings: `--set n_sequences=24 --set length=60 --set lag=8" in md
     for row in rows:
         assert has_row(md, row), row
     assert "Change of mse against" in md and "+0.0000" in md  # the reference against itself
@@ -47,3 +50,18 @@ def test_ablations_write_reports(tmp_path, kind, args, rows):
 def test_unknown_ablation(tmp_path):
     r = CliRunner().invoke(app, ["ablate", "depth", "--task", "synth-affect", "--results", str(tmp_path)])
     assert r.exit_code == 2 and "unknown ablation 'depth'" in r.output
+
+
+def test_report_names_keep_different_ablations_apart():
+    from benchmark.cli import report_name
+    from benchmark.runner import RunRequest
+
+    def name(values=(), **kw):
+        return report_name(RunRequest(["synth-affect"], ["-"], **kw), "memory-size", None, list(values))
+
+    assert name() == "synth-affect-memory-size"
+    names = {name(overrides=["lag=10"]), name(overrides=["lag=50"]), name(overrides=["lag=10"], seeds=[0, 1]),
+             name(folds=[1])}
+    assert len(names) == 4 and "synth-affect-memory-size__lag=10,seeds=0+1" in names
+    long = name(overrides=[f"option{i}=value{i}" for i in range(12)])
+    assert len(long) < 60  # very long settings are named by their hash

@@ -67,7 +67,7 @@ def test_per_step_regressors_beat_the_training_mean_on_synth_affect(cls, options
 
 
 def test_bad_options_are_refused():
-    with pytest.raises(ValueError, match="kernel must be rbf or linear"):
+    with pytest.raises(ValueError, match="kernel must be one of rbf, linear"):
         SVROptions(kernel="poly")
     with pytest.raises(ValueError, match="alpha must be >= 0"):
         RidgeOptions(alpha=-1)

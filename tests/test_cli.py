@@ -23,7 +23,10 @@ def test_run_then_table_on_both_synthetic_tasks(tmp_path):
     r = runner.invoke(app, ["run", "--task", "synth-affect", "--model", "lstm", "--model", "mlp,mean,oracle",
                             "--seeds", "0,1", "--results", res_dir, *sets(TINY_AFFECT)])
     assert r.exit_code == 0, r.output
-    assert "run summary" in r.output and r.output.count("completed") == 8
+    assert "run summary" in r.output and r.output.count("completed") == 16  # 8 summary rows, 8 plain lines
+    # without a terminal, one plain line per finished cell, with the overrides that set it apart
+    assert "[8/8] synth-affect oracle seed 1 fold 0: completed" in r.output
+    assert "[1/8] synth-affect lstm [epochs=3, patience=2] seed 0 fold 0: completed val" in r.output
     r = runner.invoke(app, ["run", "--task", "synth-summary", "--model", "mlp,random,oracle", "--results", res_dir,
                             *sets(TINY_SUMMARY)])
     assert r.exit_code == 0, r.output
@@ -51,9 +54,15 @@ def test_run_then_table_on_both_synthetic_tasks(tmp_path):
     (["run", "--task", "synth-affect", "--model", "lstm", "--plugin", "/nonexistent/p.py"], "no such file"),
     (["table", "--results", "/nonexistent/results"], "no such folder of records"),
     (["table", "--format", "xls"], "--format must be one of md, csv, latex"),
+    # model options are checked when they are built, before any data is loaded or anything trains
+    (["run", "--task", "synth-affect", "--model", "rlmem", "--set", "retain=foo"], "retain must be one of scale, gate, got 'foo'"),
+    (["run", "--task", "synth-affect", "--model", "lstm", "--set", "hidden=0"], "hidden must be >= 1, got 0"),
+    (["run", "--task", "synth-affect", "--model", "transformer", "--set", "dropout=1.5"], "dropout must be in [0, 1)"),
+    (["run", "--task", "generic", "--model", "lstm", "--data-root", "{tmp}"], "is a directory"),
+    (["run", "--task", "synth-affect", "--model", "lstm", "--plugin", "{tmp}"], "is a directory"),
 ])
 def test_bad_input_gives_one_clear_line(args, message, tmp_path):
-    r = runner.invoke(app, args)
+    r = runner.invoke(app, [a.replace("{tmp}", str(tmp_path)) for a in args])
     assert r.exit_code == 2, r.output
     assert message in r.output
     assert "Traceback" not in r.output
@@ -77,3 +86,26 @@ def test_help_and_listings_do_not_import_torch():
     )
     out = subprocess.run([sys.executable, "-c", "import json\n" + code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) == []
+
+
+def test_table_skips_a_corrupt_record_and_says_so(tmp_path):
+    res = tmp_path / "res"
+    r = runner.invoke(app, ["run", "--task", "synth-affect", "--model", "mean,oracle", "--seeds", "0,1",
+                            "--results", str(res), *sets(TINY_AFFECT)])
+    assert r.exit_code == 0, r.output
+    paths = sorted(res.rglob("fold=0.json"))
+    paths[0].write_text(paths[0].read_text()[:40])  # cut short, as a full disk would leave it
+    paths[1].write_text('{"schema_version": 1}')  # JSON, but not a record
+    t = runner.invoke(app, ["table", "--results", str(res)])
+    assert t.exit_code == 0, t.output
+    assert "| model | seeds |" in t.output and t.output.count("skipped: ") == 2
+    assert f"{paths[0]}: not a readable record" in t.output and "not a whole record" in t.output
+    assert runner.invoke(app, ["table", "--results", str(res), "--strict"]).exit_code == 1
+
+
+def test_runs_go_to_runs_unless_results_says_otherwise(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = runner.invoke(app, ["run", "--task", "synth-affect", "--model", "mean", *sets(TINY_AFFECT)])
+    assert r.exit_code == 0, r.output
+    assert list((tmp_path / "runs").rglob("fold=0.json")) and not (tmp_path / "results").exists()
+    assert runner.invoke(app, ["table"]).exit_code == 0  # tables read runs/ by default as well

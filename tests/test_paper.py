@@ -87,3 +87,48 @@ def test_traced_runs_give_prediction_and_importance_figures(tmp_path):
     figs = tmp_path / "res" / "paper" / "figures"
     for name in ("importance_trace_synth-summary_mlp_seed0.png", "prediction_trace_synth-affect_mlp_seed0.png"):
         assert (figs / name).stat().st_size > 10_000 and (figs / name).with_suffix(".pdf").is_file()
+
+
+def test_every_panel_is_labelled_and_names_its_task(tmp_path, monkeypatch):
+    """Each figure's panels have axis labels and a title naming the task; log-scale ticks read as 0.11,
+    not 1.1x10^-1; lines that may overlap differ in marker and style."""
+    import benchmark.figures as figures
+    from benchmark.records import iter_records
+    from benchmark.runner import RunRequest, run
+
+    tiny = ["n_sequences=16", "length=40", "epochs=2", "warmup=10", "rl_batch_size=8"]
+    for lag in (3, 9):
+        run(RunRequest(["synth-affect"], ["mlp", "lstm"], seeds=[0, 1], overrides=[*tiny[:3], f"lag={lag}"],
+                       results=tmp_path / "res", trace=True))
+    run(RunRequest(["synth-affect"], ["rlmem"], overrides=[*tiny, "lag=3", "record_memory=true"],
+                   results=tmp_path / "res"))
+    records = [r for _, r in iter_records(tmp_path / "res")]
+    captured = []
+    original = figures._save
+
+    def capture(fig, out, name):
+        fig.canvas.draw()
+        captured.append((name, fig))
+        return original(fig, out, name)
+
+    monkeypatch.setattr(figures, "_save", capture)
+    figures.all_figures(records, tmp_path / "figs")
+    figures.training_curves(records, tmp_path / "figs", "curves", "synth-affect: validation curves")
+    names = {name for name, _ in captured}
+    assert {"memory_horizon_synth-affect", "curves"} <= names and any(n.startswith("memory_trace") for n in names)
+    assert any(n.startswith("prediction_trace") for n in names)
+    for name, fig in captured:
+        for ax in fig.axes:
+            if ax.get_label() == "<colorbar>":
+                continue
+            assert ax.get_xlabel() and ax.get_ylabel(), (name, ax.get_title())
+            assert "synth-affect" in ax.get_title(), (name, ax.get_title())
+            for axis, scale in ((ax.xaxis, ax.get_xscale()), (ax.yaxis, ax.get_yscale())):
+                if scale == "log":
+                    labels = [t.get_text() for t in axis.get_ticklabels() + axis.get_ticklabels(minor=True)]
+                    assert labels and not any("times" in t or "^" in t or "$" in t for t in labels), (name, labels)
+        if name == "curves" or name.startswith("memory_horizon"):
+            handles, _ = fig.axes[0].get_legend_handles_labels()
+            lines = [h[0] if isinstance(h, tuple) else h for h in handles]  # an error bar's data line comes first
+            styles = {(line.get_marker(), line.get_linestyle()) for line in lines}
+            assert len(styles) == len(lines) >= 2, (name, styles)

@@ -37,7 +37,7 @@ def test_readme_hdf5_example_runs(tmp_path, monkeypatch):
     r = CliRunner().invoke(app, ["run", "--task", "generic", "--data-root", "my.h5", "--model", "mean",
                                  "--results", "res"])
     assert r.exit_code == 0, r.output
-    assert r.output.count("completed") == 5  # 5 default folds
+    assert r.output.count(": completed") == 5  # 5 default folds, one plain line each (no terminal here)
 
 
 def test_readme_gru_plugin_as_installed_entry_point(tmp_path):
