@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+import torch
 from torch import nn
 
 from baselines.sequence_regressor import SequenceRegressor, SequenceRegressorOptions
@@ -14,23 +15,32 @@ from benchmark.interfaces import check_options
 @dataclass
 class LSTMOptions(SequenceRegressorOptions):
     layers: int = 1
+    # steps per LSTM call: longer sequences run in chunks with the state carried and the graph kept, so the
+    # gradient is still exact full BPTT while no single call exceeds what cuDNN supports (~65k steps)
+    chunk_steps: int = 16_384
 
     SEARCH_SPACE: ClassVar[dict[str, tuple]] = {**SequenceRegressorOptions.SEARCH_SPACE, "layers": ("choice", [1, 2])}
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_options(self, at_least_1=("layers",))
+        check_options(self, at_least_1=("layers", "chunk_steps"))
 
 
 class LSTMNet(nn.Module):
-    def __init__(self, input_dim: int, hidden: int, layers: int, n_targets: int):
+    def __init__(self, input_dim: int, hidden: int, layers: int, n_targets: int, chunk_steps: int = 16_384):
         super().__init__()
         self.lstm = nn.LSTM(input_dim, hidden, num_layers=layers, batch_first=True)
         self.head = nn.Linear(hidden, n_targets)
+        self.chunk_steps = chunk_steps
 
     def forward(self, x):
-        h, _ = self.lstm(x)
-        return self.head(h)
+        if x.shape[1] <= self.chunk_steps:
+            return self.head(self.lstm(x)[0])
+        outputs, state = [], None
+        for start in range(0, x.shape[1], self.chunk_steps):  # state carried, graph kept: exact BPTT
+            out, state = self.lstm(x[:, start: start + self.chunk_steps], state)
+            outputs.append(self.head(out))
+        return torch.cat(outputs, 1)
 
 
 class LSTMModel(SequenceRegressor):
@@ -38,4 +48,5 @@ class LSTMModel(SequenceRegressor):
     Options = LSTMOptions
 
     def build_network(self, input_dim, n_targets):
-        return LSTMNet(input_dim, self.options.hidden, self.options.layers, n_targets)
+        o = self.options
+        return LSTMNet(input_dim, o.hidden, o.layers, n_targets, o.chunk_steps)

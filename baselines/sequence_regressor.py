@@ -17,7 +17,8 @@ import torch
 from torch import nn
 
 from benchmark.episodes import Episode, FeatureScaler, select_modalities
-from benchmark.interfaces import FitInfo, Model, TrainBudget, TrainingLog, check_options, run_updates
+from benchmark.interfaces import (FitInfo, Model, TrainBudget, TrainingLog, check_device, check_options, run_updates,
+                                  torch_device)
 from benchmark.selection import Selector
 
 
@@ -29,6 +30,7 @@ class SequenceRegressorOptions:
     grad_clip: float = 1.0
     weight_decay: float = 0.0
     modalities: str = "all"  # or a comma-separated subset, e.g. "audio,face"
+    device: str = "auto"  # auto | cpu | cuda[:N] (--device); the harness resolves auto before the record
 
     # what `rlbench tune` samples (benchmark.tuning reads the specs): kind, then bounds or choices
     SEARCH_SPACE: ClassVar[dict[str, tuple]] = {
@@ -41,6 +43,7 @@ class SequenceRegressorOptions:
     def __post_init__(self) -> None:
         check_options(self, at_least_1=("hidden", "batch_size"), positive=("lr",),
                       non_negative=("grad_clip", "weight_decay"))
+        check_device(self.device)
 
 
 class SequenceRegressor(Model):
@@ -54,14 +57,15 @@ class SequenceRegressor(Model):
         super().__init__(options, spec, seed)
         chosen = select_modalities(spec, options.modalities)
         self.scaler = FeatureScaler([m for m, _ in chosen])
+        self.device = torch_device(options.device)
         torch.manual_seed(seed)
-        self.net = self.build_network(sum(d for _, d in chosen), spec.n_targets)
+        self.net = self.build_network(sum(d for _, d in chosen), spec.n_targets).to(self.device)
 
     def n_parameters(self) -> int:
         return sum(p.numel() for p in self.net.parameters())
 
     def _batch(self, episodes: Sequence[Episode]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        return tuple(torch.from_numpy(a) for a in self.scaler.batch(episodes))
+        return tuple(torch.from_numpy(a).to(self.device) for a in self.scaler.batch(episodes))
 
     @staticmethod
     def masked_mse(pred: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -117,7 +121,7 @@ class SequenceRegressor(Model):
         for start in range(0, len(episodes), step):
             chunk = list(episodes[start: start + step])
             x, _, _ = self._batch(chunk)
-            pred = self.net(x).numpy().astype(np.float64)
+            pred = self.net(x).cpu().numpy().astype(np.float64)
             for i, ep in enumerate(chunk):
                 out[ep.id] = pred[i, : ep.length]
         return out

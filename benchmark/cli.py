@@ -76,7 +76,7 @@ def default_data_root() -> Path:
 
 
 def _request(task, model, seeds, folds, overrides, data_root, results, resume, trace=False, tuned=False,
-             presets=None):
+             presets=None, device=None):
     from benchmark.runner import RunRequest
 
     tasks, models = _split_names(task), _split_names(model)
@@ -88,6 +88,7 @@ def _request(task, model, seeds, folds, overrides, data_root, results, resume, t
     return RunRequest(
         trace=trace,
         tuned=presets_of,
+        device=device,
         tasks=tasks,
         models=models,
         seeds=parse_int_list(seeds, "--seeds"),
@@ -222,12 +223,13 @@ def run_cmd(
     tuned: bool = typer.Option(False, "--tuned", help="start each trained model from its preset made by `rlbench tune`"),
     presets: Optional[Path] = typer.Option(None, "--presets", help="results folder holding <task>/tuned/<model>.json [--results]"),
     threads: Optional[int] = typer.Option(None, "--threads", help=THREADS_RUN),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda[:N] or auto (CUDA when a GPU is visible) for every torch model [auto]"),
 ):
     """Train and score models on tasks; one record per (task, model, seed, fold)."""
     from benchmark.runner import run
 
     _load_plugins(plugin)
-    request = _request(task, model, seeds, folds, set_, data_root, results, resume, trace, tuned, presets)
+    request = _request(task, model, seeds, folds, set_, data_root, results, resume, trace, tuned, presets, device)
     _set_threads(threads)
     with _progress() as progress:
         outcomes = run(request, _reporter(progress))
@@ -254,12 +256,13 @@ def sweep_cmd(
     tuned: bool = typer.Option(False, "--tuned", help="start each trained model from its preset made by `rlbench tune`"),
     presets: Optional[Path] = typer.Option(None, "--presets", help="results folder holding <task>/tuned/<model>.json [--results]"),
     threads: int = typer.Option(1, "--threads", help=THREADS_SWEEP),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda[:N] or auto (CUDA when a GPU is visible) for every torch model [auto]"),
 ):
     """Run a grid of cells in parallel (local processes or Ray); records are written by this process."""
     from benchmark.sweep import sweep
 
     _load_plugins(plugin)
-    request = _request(task, model, seeds, folds, set_, data_root, results, resume, trace, tuned, presets)
+    request = _request(task, model, seeds, folds, set_, data_root, results, resume, trace, tuned, presets, device)
     with _progress() as progress:
         outcomes = sweep(request, grid, executor, workers, address, plugin, _reporter(progress), threads)
     _summary(outcomes, results)
@@ -315,6 +318,7 @@ def tune_cmd(
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (default: start a local one)"),
     plugin: List[str] = typer.Option([], "--plugin", help="module or .py file defining RLBENCH_MODELS / RLBENCH_TASKS"),
     threads: int = typer.Option(1, "--threads", help=THREADS_SWEEP),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda[:N] or auto (CUDA when a GPU is visible) for every torch model [auto]"),
 ):
     """Random search over each model's declared space, scored on validation only (the test split is never
     scored), the same number of trials for every model; the best becomes a preset that --tuned applies."""
@@ -323,7 +327,7 @@ def tune_cmd(
     from benchmark.tuning import tune
 
     _load_plugins(plugin)
-    request = _request(task, model, seeds, folds, set_, data_root, results, resume)
+    request = _request(task, model, seeds, folds, set_, data_root, results, resume, device=device)
     with _progress() as progress:
         written = tune(request, trials, sampler_seed, executor, workers, address, plugin, _reporter(progress),
                        threads=threads)
@@ -359,6 +363,7 @@ def ablate_cmd(
     workers: Optional[int] = typer.Option(None, "--workers", help="parallel cells"),
     plugin: List[str] = typer.Option([], "--plugin", help="module or .py file defining RLBENCH_MODELS / RLBENCH_TASKS"),
     threads: int = typer.Option(1, "--threads", help=THREADS_SWEEP),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda[:N] or auto (CUDA when a GPU is visible) for every torch model [auto]"),
 ):
     """Run an ablation as a sweep and write its report (Markdown, CSV, LaTeX) and the variants' validation
     curves (PNG, PDF)."""
@@ -366,7 +371,7 @@ def ablate_cmd(
     from benchmark.figures import training_curves
 
     _load_plugins(plugin)
-    request = _request(task, ["-"], seeds, folds, set_, data_root, results, True)
+    request = _request(task, ["-"], seeds, folds, set_, data_root, results, True, device=device)
     chosen = [v.strip() for v in values.split(",") if v.strip()]
     with _progress() as progress:
         board, reference, outcomes, records = run_ablation(kind, request, model, chosen, executor, workers, None,

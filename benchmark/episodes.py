@@ -77,22 +77,28 @@ Predictions = Mapping[str, np.ndarray]  # episode id -> [T, k] (or [T] for one t
 
 
 def pad_batch(
-    episodes: Sequence[Episode], modalities: Sequence[str]
+    episodes: Sequence[Episode], modalities: Sequence[str], start: int = 0, stop: int | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Stack episodes of different lengths: x ``[B, T, D]``, y ``[B, T, k]``, mask ``[B, T]`` (True = real step)."""
+    """Stack episodes of different lengths: x ``[B, T, D]``, y ``[B, T, k]``, mask ``[B, T]`` (True = real
+    step). With ``start``/``stop``, only that window of steps: long sequences stream through a model a
+    window at a time instead of being copied whole."""
     lengths = [e.length for e in episodes]
-    t_max = max(lengths)
+    stop = max(lengths) if stop is None else stop
     widths = [episodes[0].features[m].shape[1] for m in modalities]
     offsets = np.cumsum([0, *widths])
     k = episodes[0].targets.shape[1]
-    x = np.zeros((len(episodes), t_max, offsets[-1]), dtype=np.float32)
-    y = np.zeros((len(episodes), t_max, k), dtype=np.float32)
-    mask = np.zeros((len(episodes), t_max), dtype=bool)
+    t = max(0, stop - start)
+    x = np.zeros((len(episodes), t, offsets[-1]), dtype=np.float32)
+    y = np.zeros((len(episodes), t, k), dtype=np.float32)
+    mask = np.zeros((len(episodes), t), dtype=bool)
     for i, (ep, n) in enumerate(zip(episodes, lengths)):
+        hi_t = min(n, stop) - start
+        if hi_t <= 0:
+            continue
         for m, lo, hi in zip(modalities, offsets[:-1], offsets[1:]):
-            x[i, :n, lo:hi] = ep.features[m]  # straight into place: no per-episode concatenated copy
-        y[i, :n] = ep.targets
-        mask[i, :n] = True
+            x[i, :hi_t, lo:hi] = ep.features[m][start: start + hi_t]  # straight into place, no concatenated copy
+        y[i, :hi_t] = ep.targets[start: start + hi_t]
+        mask[i, :hi_t] = True
     return x, y, mask
 
 
@@ -133,9 +139,11 @@ class FeatureScaler:
         self.std = (np.concatenate(stds) + 1e-6).astype(np.float32)
         return self
 
-    def batch(self, episodes: Sequence[Episode]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``pad_batch`` with standardised features (padding stays 0)."""
-        x, y, mask = pad_batch(episodes, self.modalities)
+    def batch(self, episodes: Sequence[Episode], start: int = 0,
+              stop: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``pad_batch`` (of a window of steps, with ``start``/``stop``) with standardised features (padding
+        stays 0)."""
+        x, y, mask = pad_batch(episodes, self.modalities, start, stop)
         if self.mean is not None:  # in place: on long sequences this batch is the biggest array we hold
             x -= self.mean
             x /= self.std

@@ -113,6 +113,27 @@ class NoOptions:
     pass
 
 
+DEVICE_PATTERN = r"auto|cpu|cuda(:[0-9]+)?"
+
+
+def check_device(device: str) -> None:
+    """``auto`` (CUDA when a GPU is visible), ``cpu``, ``cuda`` or ``cuda:N``; the harness resolves ``auto``."""
+    import re
+
+    if not re.fullmatch(DEVICE_PATTERN, device):
+        raise ValueError(f"device must be auto, cpu, cuda or cuda:N, got {device!r}")
+
+
+def torch_device(name: str) -> Any:
+    """The ``torch.device`` a model runs on; ``auto`` (left when a model is built outside the harness)
+    picks CUDA when a GPU is visible. (torch is imported here, only by the models that call this.)"""
+    import torch
+
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
 def check_options(options: Any, *, at_least_1: Sequence[str] = (), positive: Sequence[str] = (),
                   non_negative: Sequence[str] = (), choices: Mapping[str, Sequence[Any]] | None = None,
                   unit_interval: Sequence[str] = ()) -> None:

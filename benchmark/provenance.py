@@ -46,13 +46,24 @@ def static_provenance() -> dict:
         "numpy": _version("numpy"),
         "platform": platform.platform(),
         "machine": platform.machine(),
-        "device": "cpu",
     }
 
 
-def provenance() -> dict:
+def device_provenance(device: str) -> dict:
+    """The device a cell ran on, as the machine names it (GPU model, CUDA and cuDNN versions)."""
+    if not device.startswith("cuda"):
+        return {"device": "cpu"}
+    import torch
+
+    index = torch.device(device).index or 0
+    return {"device": device, "gpu": torch.cuda.get_device_name(index), "cuda": torch.version.cuda,
+            "cudnn": torch.backends.cudnn.version()}
+
+
+def provenance(device: str = "cpu") -> dict:
     return {
         **static_provenance(),
+        **device_provenance(device),
         "command": shlex.join(["rlbench", *sys.argv[1:]]) if sys.argv else None,
         "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }

@@ -6,6 +6,7 @@ fails in a second. Once cells run, a failing cell is recorded as failed and the 
 
 from __future__ import annotations
 
+import dataclasses
 import resource
 import sys
 import tempfile
@@ -73,6 +74,7 @@ class RunRequest:
     # defaults, and records and tables say the model was tuned
     tuned: Mapping[tuple[str, str], dict] | None = None
     tuning: bool = False  # a tuning trial: validation only, the test split is never scored
+    device: str | None = None  # cpu | cuda[:N] | auto, for every model with a `device` option (--device)
 
 
 @dataclass
@@ -147,10 +149,34 @@ def resolve_pair(request: RunRequest, task_name: str, model_name: str,
     """Options and budget of one (task, model) under the request's overrides, without loading any data."""
     task_cls, model_cls = _task_class(task_name), _model_class(model_name)
     preset = (request.tuned or {}).get((task_name, model_name))
-    return cfg.resolve(cfg.parse_overrides(request.overrides), task_cls.Options, model_cls.Options,
-                       task_cls.default_budget, other_model_keys=other_model_keys,
-                       model_name=model_name, task_name=task_name,
-                       model_defaults=preset["params"] if preset else None)
+    defaults = dict(preset["params"]) if preset else {}
+    has_device = "device" in cfg.option_fields(model_cls.Options)
+    if request.device is not None and has_device:
+        defaults["device"] = request.device
+    resolved = cfg.resolve(cfg.parse_overrides(request.overrides), task_cls.Options, model_cls.Options,
+                           task_cls.default_budget, other_model_keys=other_model_keys,
+                           model_name=model_name, task_name=task_name, model_defaults=defaults or None)
+    if has_device:  # "auto" becomes the device it means on this machine, so that records name it
+        resolved.model_options = dataclasses.replace(resolved.model_options,
+                                                     device=resolve_device(resolved.model_options.device))
+    return resolved
+
+
+def resolve_device(requested: str) -> str:
+    """``auto`` is CUDA when a GPU is visible, else the CPU; ``cuda`` without one is refused here, before
+    anything loads or trains."""
+    import torch
+
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if requested.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise RunError(f"--device {requested}: no CUDA device is visible here (torch {torch.__version__}, "
+                           f"CUDA build {torch.version.cuda}); use --device cpu or auto")
+        index = torch.device(requested).index
+        if index is not None and index >= torch.cuda.device_count():
+            raise RunError(f"--device {requested}: only {torch.cuda.device_count()} CUDA device(s) visible")
+    return requested
 
 
 def prepare(request: RunRequest, loaded: dict | None = None) -> list[_Pair]:
@@ -325,7 +351,7 @@ def run_cell(pair: _Pair, seed: int, fold_index: int, reporter: Reporter, trace:
         "history": [],
         "diagnostics": {},
         "timing": {},
-        "provenance": provenance(),
+        "provenance": provenance(getattr(pair.resolved.model_options, "device", "cpu")),
     }
     t0 = time.perf_counter()
     train_s = eval_s = 0.0
@@ -377,9 +403,14 @@ def run_cell(pair: _Pair, seed: int, fold_index: int, reporter: Reporter, trace:
         )
         record["model"]["n_parameters"] = int(model.n_parameters())
     except Exception as exc:  # noqa: BLE001 - the record carries the error, the sweep goes on
+        message = str(exc)
+        if out_of_memory(exc):
+            steps = max(e.length for e in data.episodes_of(fold.train))
+            message = f"out of memory at {steps} steps (the longest training sequence): {type(exc).__name__}: {exc}"
         record.update(
             status="failed",
-            error={"type": type(exc).__name__, "message": str(exc), "traceback": traceback.format_exc()},
+            error={"type": type(exc).__name__, "message": message, "traceback": traceback.format_exc(),
+                   "out_of_memory": out_of_memory(exc)},
         )
     record["timing"] = {
         "train_s": round(train_s, 3),
@@ -389,6 +420,16 @@ def run_cell(pair: _Pair, seed: int, fold_index: int, reporter: Reporter, trace:
         "peak_rss_scope": "process high-water mark when the cell ended",
     }
     return record
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    """A GPU or CPU allocation that failed (torch's OutOfMemoryError, a MemoryError, or the CPU allocator's
+    RuntimeError); the cell fails with a message that says so, and the sweep goes on."""
+    if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
+        return True
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text
+                                              or "CUDNN_STATUS_ALLOC_FAILED" in text)
 
 
 def _prediction_trace(model: Model, episode) -> dict[str, Any] | None:

@@ -16,5 +16,9 @@ def seed_everything(seed: int) -> None:
         import torch
 
         torch.manual_seed(seed)
+        # deterministic kernels where torch has them (warn, not fail, where it has none: on CUDA, some
+        # scatter/index_put backward kernels); cuDNN's autotuner would pick kernels by timing
         torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")

@@ -39,6 +39,7 @@ class CellSpec:
     tuned: str | None = None  # the model's tuned preset, as JSON (workers need no shared disk)
     tuning: bool = False
     threads: int | None = None  # torch threads in the worker (None: torch's default, every core)
+    device: str | None = None  # --device, for the models that have a device option
 
 
 def expand_grid(grid: Sequence[str]) -> list[tuple[str, ...]]:
@@ -57,7 +58,7 @@ _worker_data: dict = {}  # per worker process: task data by (task, task options,
 
 @lru_cache(maxsize=8)
 def _prepared(task: str, model: str, overrides: tuple[str, ...], data_root: str | None, plugins: tuple[str, ...],
-              tuned: str | None = None, tuning: bool = False):
+              tuned: str | None = None, tuning: bool = False, device: str | None = None):
     """Per worker process: load plugins, names and options once per (task, model, overrides), and the task's
     data once per task options, whichever models the worker runs."""
     from benchmark.registry import import_plugin
@@ -67,7 +68,7 @@ def _prepared(task: str, model: str, overrides: tuple[str, ...], data_root: str 
         register_plugin_module(import_plugin(spec), f"--plugin {spec}")
     request = RunRequest([task], [model], seeds=(0,), folds=None, overrides=overrides,
                          data_root=Path(data_root) if data_root else None,
-                         tuned={(task, model): json.loads(tuned)} if tuned else None, tuning=tuning)
+                         tuned={(task, model): json.loads(tuned)} if tuned else None, tuning=tuning, device=device)
     if len(_worker_data) > 4:  # a worker moving on to other tasks need not keep the old data
         _worker_data.clear()
     (pair,) = prepare(request, _worker_data)
@@ -80,7 +81,8 @@ def execute_cell(spec: CellSpec) -> dict[str, Any]:
         import torch
 
         torch.set_num_threads(spec.threads)
-    pair = _prepared(spec.task, spec.model, spec.overrides, spec.data_root, spec.plugins, spec.tuned, spec.tuning)
+    pair = _prepared(spec.task, spec.model, spec.overrides, spec.data_root, spec.plugins, spec.tuned, spec.tuning,
+                     spec.device)
     return run_cell(pair, spec.seed, spec.fold, Reporter(), spec.trace)
 
 
@@ -99,7 +101,7 @@ def plan(requests: Sequence[RunRequest], plugins: Sequence[str],
                 spec = CellSpec(pair.task_name, pair.model_name, applied_overrides(pair),
                                 str(sub.data_root) if sub.data_root else None, seed, fold, tuple(plugins),
                                 sub.trace, json.dumps(pair.tuned, sort_keys=True) if pair.tuned else None,
-                                pair.tuning, threads)
+                                pair.tuning, threads, sub.device)
                 yield spec, cell_path(sub.results, pair, seed, fold), pair
 
 

@@ -92,7 +92,7 @@ class DDPG:
             reward = reward_fn(batch["x"], post, batch["target"])
             next_action = self.actor_target(batch["x_next"], post)
             if c.target_noise > 0:
-                noise = c.target_noise * torch.randn(next_action.shape, generator=self.generator)
+                noise = c.target_noise * torch.randn(next_action.shape, generator=self.generator).to(next_action.device)
                 next_action = self.layout.project(next_action + noise.clamp(-c.target_noise_clip, c.target_noise_clip))
             next_post = self.after_write(post, next_action)
             next_value = torch.stack([t(batch["x_next"], next_post) for t in self.critic_targets]).min(0).values

@@ -17,14 +17,15 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass
-from typing import Any, ClassVar, Iterator, Sequence
+from typing import Any, Callable, ClassVar, Iterator, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
 from benchmark.episodes import Episode, FeatureScaler, select_modalities
-from benchmark.interfaces import FitInfo, Model, TrainBudget, TrainingLog, check_options, run_updates
+from benchmark.interfaces import (FitInfo, Model, TrainBudget, TrainingLog, check_device, check_options, run_updates,
+                                  torch_device)
 from benchmark.selection import Selector
 from rlmem.ddpg import DDPG, VALUE_MODES, DDPGConfig, frozen
 from rlmem.memory import RETAIN_MODES, ActionLayout
@@ -32,6 +33,9 @@ from rlmem.networks import CRITICS, Actor, FusionEncoder, Reader
 from rlmem.noise import NOISES, make_noise
 from rlmem.polyak import polyak_update
 from rlmem.replay import ReplayBuffer
+from rlmem.step import StepRunner, exploration_step, greedy_step
+
+EVAL_WINDOW = 2_048  # segments encoded, written and read at a time when predicting: long sequences stream
 
 
 @dataclass
@@ -47,6 +51,8 @@ class MemoryNetOptions:
     retain_bias: float = 3.0  # initial retain gate sigmoid(3) = 0.95: memory persists by default
     retain: str = "scale"  # how retain enters the write: "scale" (decays old memory) or "gate" (skips the write)
     record_memory: bool = False  # store read weights and slot means along the first test sequence
+    device: str = "auto"  # auto | cpu | cuda[:N] (--device); the harness resolves auto before the record
+    cuda_graphs: bool = True  # on CUDA, replay each memory step as a captured CUDA graph (False: eager)
 
     SEARCH_SPACE: ClassVar[dict[str, tuple]] = {
         "lr": ("log-uniform", 3e-4, 1e-2),
@@ -59,6 +65,7 @@ class MemoryNetOptions:
     def __post_init__(self) -> None:
         check_options(self, at_least_1=("slots", "width", "hidden", "segment_length", "batch_size"),
                       positive=("lr",), non_negative=("grad_clip",), choices={"retain": RETAIN_MODES})
+        check_device(self.device)
 
 
 @dataclass
@@ -71,7 +78,9 @@ class RLMemOptions(MemoryNetOptions):
     noise_sigma: float = 0.05
     buffer_size: int = 50_000  # transitions
     rl_batch_size: int = 512
-    update_every: int = 8  # lockstep steps between DDPG updates
+    # transitions sampled by DDPG per transition stored: one DDPG update of rl_batch_size samples each
+    # time that many transitions have come in, whatever the batch of sequences in lockstep
+    replay_ratio: float = 1.0
     warmup: int = 2_000  # transitions stored before the first DDPG update
     chunk: int = 64  # segments per supervised update of encoder and reader
     # TD3's fixes (off = the paper's DDPG): twin critics with min, delayed actor, target smoothing
@@ -95,8 +104,8 @@ class RLMemOptions(MemoryNetOptions):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_options(self, at_least_1=("buffer_size", "rl_batch_size", "update_every", "chunk", "policy_delay"),
-                      non_negative=("actor_lr", "critic_lr", "noise_sigma", "warmup", "target_noise"),
+        check_options(self, at_least_1=("buffer_size", "rl_batch_size", "chunk", "policy_delay"),
+                      non_negative=("actor_lr", "critic_lr", "noise_sigma", "warmup", "target_noise", "replay_ratio"),
                       choices={"noise": NOISES, "n_critics": (1, 2), "value": VALUE_MODES, "critic": tuple(CRITICS)})
         if not 0 <= self.gamma < 1:
             raise ValueError(f"gamma must be in [0, 1), got {self.gamma!r}")
@@ -124,6 +133,7 @@ class MemoryNetwork(Model):
         chosen = select_modalities(spec, options.modalities)
         self.scaler = FeatureScaler([m for m, _ in chosen])
         self.layout = ActionLayout(options.slots, options.width, options.retain)
+        self.device = torch_device(options.device)
         torch.manual_seed(seed)
         o = options
         self.net = nn.ModuleDict({
@@ -132,7 +142,11 @@ class MemoryNetwork(Model):
             "reader": Reader(o.hidden, o.width, o.hidden, spec.n_targets),
         })
         bound = 1.0 / math.sqrt(o.slots + o.width)
-        self.memory_init = nn.Parameter(torch.empty(o.slots, o.width).uniform_(-bound, bound))
+        init = torch.empty(o.slots, o.width).uniform_(-bound, bound)  # drawn on the CPU: the same on any device
+        self.net.to(self.device)
+        self.memory_init = nn.Parameter(init.to(self.device))
+        actor = self.net["actor"]
+        self.greedy = StepRunner(lambda x, memory: greedy_step(actor, self.layout, x, memory), o.cuda_graphs)
 
     def n_parameters(self) -> int:
         return sum(p.numel() for p in self.net.parameters()) + self.memory_init.numel()
@@ -140,67 +154,80 @@ class MemoryNetwork(Model):
     def initial_memory(self, batch: int) -> torch.Tensor:
         return self.memory_init.unsqueeze(0).expand(batch, -1, -1)
 
-    def segments(self, episodes: Sequence[Episode]) -> Segments:
-        x, y, mask = self.scaler.batch(episodes)
+    def n_segments(self, episodes: Sequence[Episode]) -> int:
+        return -(-max(e.length for e in episodes) // self.options.segment_length)
+
+    def segments(self, episodes: Sequence[Episode], start: int = 0, stop: int | None = None) -> Segments:
+        """The batch's segments ``[start, stop)`` (all by default) on the model's device: a window of a long
+        sequence is built from the episodes directly, never from a copy of the whole batch."""
         length = self.options.segment_length
+        stop = self.n_segments(episodes) if stop is None else min(stop, self.n_segments(episodes))
+        x, y, mask = self.scaler.batch(episodes, start * length, stop * length)
         b, t, d = x.shape
-        s = -(-t // length)
-        pad = s * length - t
-        if pad:
-            x = np.pad(x, ((0, 0), (0, pad), (0, 0)))
-            mask = np.pad(mask, ((0, 0), (0, pad)))
-            y = np.pad(y, ((0, 0), (0, pad), (0, 0)))
+        s = t // length
         x = x.reshape(b, s, length, d)
         m = mask.reshape(b, s, length)
         y = y.reshape(b, s, length, -1)
         counts = m.sum(-1, keepdims=True)
         y_seg = (y * m[..., None]).sum(2) / np.maximum(counts, 1)
-        return Segments(torch.from_numpy(x), torch.from_numpy(y_seg.astype(np.float32)),
-                        torch.from_numpy(m.any(-1)), [e.length for e in episodes])
+        to = self.device
+        return Segments(torch.from_numpy(x).to(to), torch.from_numpy(y_seg.astype(np.float32)).to(to),
+                        torch.from_numpy(m.any(-1)).to(to), [e.length for e in episodes])
 
     def _unsegment(self, seg_preds: np.ndarray, lengths: list[int]) -> list[np.ndarray]:
         per_step = np.repeat(seg_preds, self.options.segment_length, axis=1)
         return [per_step[i, :n] for i, n in enumerate(lengths)]
 
     @torch.no_grad()
-    def rollout(self, seg: Segments, trace: bool = False) -> tuple[torch.Tensor, dict[str, Any]]:
-        """Greedy (noise-free) pass: predictions ``[B, S, k]`` and, on request, what the memory did."""
+    def rollout(self, episodes: Sequence[Episode], trace: bool = False) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Greedy (noise-free) pass over a batch of episodes, ``EVAL_WINDOW`` segments at a time with the
+        memory carried across windows: predictions ``[B, S, k]`` and, on request, what the memory did."""
         self.net.eval()
-        enc, actor, reader = self.net["encoder"], self.net["actor"], self.net["reader"]
-        xs = enc(seg.features, seg.mask)
-        memories = self.write_all(xs)
-        info = {}
-        if trace:
-            info = {"read_weights": reader.weights(xs, memories), "slot_mean": memories.mean(-1)}
-        return reader(xs, memories), info
+        enc, reader = self.net["encoder"], self.net["reader"]
+        memory = self.initial_memory(len(episodes))
+        preds, weights, slot_means = [], [], []
+        for start in range(0, self.n_segments(episodes), EVAL_WINDOW):
+            seg = self.segments(episodes, start, start + EVAL_WINDOW)
+            xs = enc(seg.features, seg.mask)
+            memories, memory = self.write_all(xs, memory, self.greedy)
+            preds.append(reader(xs, memories).cpu().numpy())
+            if trace:
+                weights.append(reader.weights(xs, memories).cpu().numpy())
+                slot_means.append(memories.mean(-1).cpu().numpy())
+        info = {"read_weights": np.concatenate(weights, 1), "slot_mean": np.concatenate(slot_means, 1)} if trace else {}
+        return np.concatenate(preds, 1), info
 
-    def write_all(self, xs: torch.Tensor) -> torch.Tensor:
-        """The memory after each step's greedy write, ``[B, S, N, d]``: only the writes are sequential, so
-        the reader runs once over all steps afterwards (half the per-step calls)."""
-        actor = self.net["actor"]
-        memory = self.initial_memory(xs.shape[0])
+    def write_all(self, xs: torch.Tensor, memory: torch.Tensor | None = None,
+                  step: Callable | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The memory after each step's greedy write, ``[B, S, N, d]``, and the last one. Only the writes are
+        sequential, so the reader runs once over all steps afterwards. Without ``step`` the writes keep
+        their graph (BPTT); with one (the greedy ``StepRunner``) they run without."""
+        memory = self.initial_memory(xs.shape[0]) if memory is None else memory
         memories = []
         for s in range(xs.shape[1]):
-            memory = self.layout.apply(memory, actor(xs[:, s], memory))
+            if step is None:
+                memory = self.layout.apply(memory, self.net["actor"](xs[:, s], memory))
+            else:
+                (memory,) = step(xs[:, s], memory)
+                memory = memory.clone()  # a replayed graph reuses its output buffer
             memories.append(memory)
-        return torch.stack(memories, 1)
+        return torch.stack(memories, 1), memory
 
     def predict(self, episodes: Sequence[Episode]) -> dict[str, np.ndarray]:
         out = {}
         for start in range(0, len(episodes), self.options.batch_size):
             chunk = list(episodes[start: start + self.options.batch_size])
-            seg = self.segments(chunk)
-            preds, _ = self.rollout(seg)
-            for ep, p in zip(chunk, self._unsegment(preds.numpy().astype(np.float64), seg.lengths)):
+            preds, _ = self.rollout(chunk)
+            for ep, p in zip(chunk, self._unsegment(preds.astype(np.float64), [e.length for e in chunk])):
                 out[ep.id] = p
         return out
 
     def trace(self, episode: Episode) -> dict[str, Any]:
         """Read weights and per-slot mean activation along one sequence (for the memory figures)."""
-        seg = self.segments([episode])
-        preds, info = self.rollout(seg, trace=True)
-        info = {**info, "predictions": preds, "targets": seg.targets}
-        return {k: np.round(v[0].numpy(), 4).tolist() for k, v in info.items()} | {
+        preds, info = self.rollout([episode], trace=True)
+        targets = self.segments([episode]).targets.cpu().numpy()
+        info = {**info, "predictions": preds, "targets": targets}
+        return {k: np.round(v[0], 4).tolist() for k, v in info.items()} | {
             "segment_length": self.options.segment_length}
 
     def _state(self) -> dict[str, Any]:
@@ -215,20 +242,21 @@ class MemoryNetwork(Model):
         per_segment = ((pred - target) ** 2).mean(-1)
         return (per_segment * mask).sum() / mask.sum().clamp(min=1)
 
-    def batches(self, train: Sequence[Episode], generator: torch.Generator) -> Iterator[Segments]:
+    def batches(self, train: Sequence[Episode], generator: torch.Generator) -> Iterator[list[Episode]]:
         """Reshuffled passes over the training set, batch after batch, for as long as the budget asks."""
         size = self.options.batch_size
         while True:
             order = torch.randperm(len(train), generator=generator).tolist()
             for start in range(0, len(order), size):
-                yield self.segments([train[i] for i in order[start: start + size]])
+                yield [train[i] for i in order[start: start + size]]
 
-    def bptt_update(self, seg: Segments, optimizer, params) -> dict[str, float]:
+    def bptt_update(self, episodes: Sequence[Episode], optimizer, params) -> dict[str, float]:
         """One end-to-end update, the write policy included, through each whole sequence of the batch."""
         o = self.options
         self.net.train()
+        seg = self.segments(episodes)
         xs = self.net["encoder"](seg.features, seg.mask)
-        loss = self._supervised_loss(self.net["reader"](xs, self.write_all(xs)), seg.targets, seg.mask)
+        loss = self._supervised_loss(self.net["reader"](xs, self.write_all(xs)[0]), seg.targets, seg.mask)
         optimizer.zero_grad()
         loss.backward()
         if o.grad_clip > 0:
@@ -248,7 +276,7 @@ class MemNetBPTTModel(MemoryNetwork):
         generator = torch.Generator().manual_seed(self.seed)
         params = [*self.net.parameters(), self.memory_init]
         optimizer = torch.optim.Adam(params, lr=self.options.lr)
-        updates = (self.bptt_update(seg, optimizer, params) for seg in self.batches(train, generator))
+        updates = (self.bptt_update(batch, optimizer, params) for batch in self.batches(train, generator))
         info, best = run_updates(budget, self.updates_per_epoch(train), selector, log, updates,
                                  lambda: self.predict(val), self._state)
         if best is not None:
@@ -265,11 +293,15 @@ class RLMemModel(MemoryNetwork):
         critics = []
         for i in range(options.n_critics):
             name = "critic" if i == 0 else f"critic{i + 1}"
-            self.net[name] = CRITICS[options.critic](options.hidden, options.slots, options.width, options.hidden)
+            self.net[name] = CRITICS[options.critic](options.hidden, options.slots, options.width,
+                                                     options.hidden).to(self.device)
             critics.append(self.net[name])
         self.ddpg = DDPG(self.net["actor"], critics, self.layout, DDPGConfig(
             options.gamma, options.tau, options.actor_lr, options.critic_lr, options.grad_clip,
             options.policy_delay, options.target_noise, value=options.value), generator=torch.Generator().manual_seed(seed + 3))
+        actor = self.net["actor"]
+        self.explore = StepRunner(lambda x, memory, noise: exploration_step(actor, self.layout, x, memory, noise),
+                                  options.cuda_graphs)
 
     def reward(self, x: torch.Tensor, memory_after: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Minus the MAE of the prediction read from the memory after the write (differentiable in the
@@ -293,12 +325,12 @@ class RLMemModel(MemoryNetwork):
             o.buffer_size,
             {"x": (h,), "memory": (o.slots, o.width), "action": (self.layout.size,), "target": (k,),
              "x_next": (h,), "target_next": (k,), "done": ()},
-            torch.Generator().manual_seed(self.seed + 2),
+            torch.Generator().manual_seed(self.seed + 2), device=self.device,
         )
         supervised = [*self.net["encoder"].parameters(), *self.net["reader"].parameters(), self.memory_init]
         optimizer = torch.optim.Adam(supervised, lr=o.lr)
         per_epoch = self.updates_per_epoch(train)
-        self.lockstep_steps = 0  # DDPG updates every `update_every` of these
+        self.replay_credit = 0.0  # samples DDPG is owed by the replay ratio
         warm = round(o.bptt_warmup * budget.plan(per_epoch).max_updates)
 
         def updates() -> Iterator[dict[str, float]]:
@@ -310,8 +342,8 @@ class RLMemModel(MemoryNetwork):
                     yield self.bptt_update(next(batches), warmup_optimizer, end_to_end)
                 # RL starts from the warmed-up policy, targets included
                 polyak_update(self.net["actor"].parameters(), self.ddpg.actor_target.parameters(), 1.0)
-            for seg in batches:
-                yield from self._batch_updates(seg, noise, replay, optimizer, supervised)
+            for batch in batches:
+                yield from self._batch_updates(batch, noise, replay, optimizer, supervised)
 
         info, best = run_updates(budget, per_epoch, selector, log, updates(), lambda: self.predict(val), self._state)
         if best is not None:
@@ -324,65 +356,93 @@ class RLMemModel(MemoryNetwork):
             "supervised_updates": info.updates_run,
             "bptt_warmup_updates": min(warm, info.updates_run),
             "replay_size": len(replay),
+            "transitions_stored": replay.added,
         }
         return info
 
-    def _batch_updates(self, seg: Segments, noise, replay: ReplayBuffer, optimizer, supervised) -> Iterator[dict[str, float]]:
-        """Advance a batch of sequences in lockstep; one supervised update of encoder and reader per chunk
-        of segments (yielded with the DDPG statistics of that chunk), DDPG updates as the steps go."""
+    def _batch_updates(self, episodes: list[Episode], noise, replay: ReplayBuffer, optimizer,
+                       supervised) -> Iterator[dict[str, float]]:
+        """Advance a batch of sequences in lockstep, a chunk of ``chunk`` segments at a time: the chunk's
+        writes (one fused step each), its transitions stored in one call, the DDPG updates the replay ratio
+        owes, then one supervised update of encoder and reader, yielded with the chunk's statistics."""
         o = self.options
-        enc, actor, reader = self.net["encoder"], self.net["actor"], self.net["reader"]
+        enc, reader = self.net["encoder"], self.net["reader"]
         noise.reset()
-        batch, n_seg = seg.features.shape[:2]
+        batch, n_seg, size = len(episodes), self.n_segments(episodes), self.layout.size
         memory = self.initial_memory(batch).detach()
-        pending = None  # the previous step's transition, waiting for its x_next
+        pending = None  # the chunk's last transition, waiting for the next chunk's first x
         for c0 in range(0, n_seg, o.chunk):
             self.net.train()  # validation between two chunks sets eval mode
-            stats: dict[str, list[float]] = {"td_error": [], "critic_loss": [], "actor_loss": [], "saturation": []}
             c1 = min(n_seg, c0 + o.chunk)
-            xs = enc(seg.features[:, c0:c1], seg.mask[:, c0:c1])
-            posts, first_action = [], None
+            seg = self.segments(episodes, c0, c1)
+            xs = enc(seg.features, seg.mask)
+            xd = xs.detach()
+            eps = noise.sample(c1 - c0, (batch, size)).to(self.device)
+            before = torch.empty((batch, c1 - c0, o.slots, o.width), device=self.device)
+            actions = torch.empty((batch, c1 - c0, size), device=self.device)
+            posts = torch.empty_like(before)
             with torch.no_grad():
                 for j in range(c1 - c0):
-                    s = c0 + j
-                    x = xs[:, j].detach()
-                    if pending is not None:
-                        self._store(replay, pending, x, seg.targets[:, s], done=~seg.mask[:, s])
-                    action = self.layout.project(actor(x, memory) + noise(torch.Size((batch, self.layout.size))))
-                    if s % 50 == 0 and seg.mask[:, s].any():
-                        stats["saturation"].append(self.layout.saturation(action[seg.mask[:, s]]))
-                    if s == 0:
-                        first_action = action
-                    memory_after = self.layout.apply(memory, action)
-                    pending = (x, memory, action, seg.targets[:, s], seg.mask[:, s])
-                    posts.append(memory_after)
-                    memory = memory_after
-                    self.lockstep_steps += 1
-                    if len(replay) >= max(o.warmup, o.rl_batch_size) and self.lockstep_steps % o.update_every == 0:
-                        with torch.enable_grad():
-                            out = self.ddpg.update(replay.sample(o.rl_batch_size), self.reward)
-                        for key, value in out.items():
-                            stats[key].append(value)
-            post = torch.stack(posts, 1)
-            if first_action is not None:  # the learnable initial memory gets its one-step gradient here
-                post = torch.cat([self.layout.apply(self.initial_memory(batch), first_action).unsqueeze(1),
-                                  post[:, 1:]], dim=1)
-            loss = self._supervised_loss(reader(xs, post), seg.targets[:, c0:c1], seg.mask[:, c0:c1])
+                    before[:, j] = memory
+                    action, memory = self.explore(xd[:, j], memory, eps[j])
+                    actions[:, j], posts[:, j] = action, memory
+                    memory = posts[:, j]
+            stats: dict[str, list[float]] = {"saturation": [self.layout.saturation(actions[seg.mask])]}
+            stored = self._store_chunk(replay, pending, xd, before, actions, seg)
+            pending = (xd[:, -1], before[:, -1], actions[:, -1], seg.targets[:, -1], seg.mask[:, -1])
+            if c1 == n_seg:  # the last transition of each sequence ends its episode
+                stored += self._store(replay, pending, torch.zeros_like(pending[0]), torch.zeros_like(pending[3]),
+                                      torch.ones(batch, dtype=torch.bool, device=self.device))
+            for key, values in self._ddpg_updates(replay, stored).items():
+                stats.setdefault(key, []).extend(values)
+            # the learnable initial memory gets its one-step gradient through the first write
+            post = posts
+            if c0 == 0:
+                post = torch.cat([self.layout.apply(self.initial_memory(batch), actions[:, 0]).unsqueeze(1),
+                                  posts[:, 1:]], dim=1)
+            loss = self._supervised_loss(reader(xs, post), seg.targets, seg.mask)
             optimizer.zero_grad()
             loss.backward()
             if o.grad_clip > 0:
                 nn.utils.clip_grad_norm_(supervised, o.grad_clip)
             optimizer.step()
-            if c1 == n_seg:  # the last transition of each sequence ends its episode
-                self._store(replay, pending, torch.zeros_like(pending[0]), torch.zeros_like(pending[3]),
-                            done=torch.ones(batch, dtype=torch.bool))
             yield {"train_loss": loss.item(), "total_ddpg_updates": self.ddpg.updates,
                    **{key: float(np.mean(v)) for key, v in stats.items() if v}}
 
+    def _ddpg_updates(self, replay: ReplayBuffer, stored: int) -> dict[str, list[float]]:
+        """The DDPG updates owed once ``stored`` more transitions came in: ``replay_ratio`` samples per
+        stored transition, in updates of ``rl_batch_size`` (none until the replay holds ``warmup``)."""
+        o = self.options
+        out: dict[str, list[float]] = {}
+        if len(replay) < max(o.warmup, o.rl_batch_size):
+            return out
+        self.replay_credit += stored * o.replay_ratio
+        while self.replay_credit >= o.rl_batch_size:
+            self.replay_credit -= o.rl_batch_size
+            for key, value in self.ddpg.update(replay.sample(o.rl_batch_size), self.reward).items():
+                out.setdefault(key, []).append(value)
+        return out
+
+    def _store_chunk(self, replay: ReplayBuffer, pending, xd: torch.Tensor, before: torch.Tensor,
+                     actions: torch.Tensor, seg: Segments) -> int:
+        """Every transition whose next step lies in this chunk, in one call: the previous chunk's last one,
+        then steps 0 .. C-2 of this one."""
+        parts = [(xd[:, :-1], before[:, :-1], actions[:, :-1], seg.targets[:, :-1], seg.mask[:, :-1])]
+        if pending is not None:
+            parts.insert(0, tuple(t.unsqueeze(1) for t in pending))
+        x, memory, action, target, valid = (torch.cat(p, 1) for p in zip(*parts))
+        offset = 0 if pending is not None else 1
+        x_next, target_next = xd[:, offset:], seg.targets[:, offset:]
+        done = ~seg.mask[:, offset:]
+        return self._store(replay, (x, memory, action, target, valid), x_next, target_next, done)
+
     @staticmethod
-    def _store(replay: ReplayBuffer, pending, x_next: torch.Tensor, target_next: torch.Tensor,
-               done: torch.Tensor) -> None:
-        x, memory, action, target, valid = pending
-        if valid.any():
-            replay.add(x=x[valid], memory=memory[valid], action=action[valid], target=target[valid],
-                       x_next=x_next[valid], target_next=target_next[valid], done=done[valid].float())
+    def _store(replay: ReplayBuffer, transitions, x_next: torch.Tensor, target_next: torch.Tensor,
+               done: torch.Tensor) -> int:
+        """Store the valid transitions (one step ``[B, ...]`` or several ``[B, T, ...]``); returns how many."""
+        x, memory, action, target, valid = transitions
+        if not valid.any():
+            return 0
+        replay.add(x=x[valid], memory=memory[valid], action=action[valid], target=target[valid],
+                   x_next=x_next[valid], target_next=target_next[valid], done=done[valid].float())
+        return int(valid.sum())

@@ -9,6 +9,11 @@ class ActionNoise:
     def __call__(self, shape: torch.Size) -> torch.Tensor:
         raise NotImplementedError
 
+    def sample(self, steps: int, shape: tuple[int, ...]) -> torch.Tensor:
+        """The noise of ``steps`` consecutive steps at once, ``[steps, *shape]`` (on the CPU, from the
+        noise's own generator, so a chunk's noise is the same on any device)."""
+        return torch.stack([self(torch.Size(shape)) for _ in range(steps)])
+
     def reset(self) -> None:
         """Start of a new batch of episodes; stateless noises have nothing to forget."""
 
@@ -24,6 +29,9 @@ class GaussianNoise(ActionNoise):
 
     def __call__(self, shape: torch.Size) -> torch.Tensor:
         return self.sigma * torch.randn(shape, generator=self.generator)
+
+    def sample(self, steps: int, shape: tuple[int, ...]) -> torch.Tensor:
+        return self.sigma * torch.randn((steps, *shape), generator=self.generator)
 
 
 class OrnsteinUhlenbeckNoise(ActionNoise):

@@ -160,7 +160,7 @@ def fit(model, task, train, val, epochs=2):
 
 def test_no_gradient_spans_more_than_one_memory_step():
     task, data, train, val, _ = tiny_task()
-    model = RLMemModel(RLMemOptions(chunk=8, warmup=10, rl_batch_size=8, update_every=1), data.spec, seed=0)
+    model = RLMemModel(RLMemOptions(chunk=8, warmup=10, rl_batch_size=8, replay_ratio=4), data.spec, seed=0)
     original = model.net["reader"].forward
     checked = []
 

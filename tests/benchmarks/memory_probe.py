@@ -1,9 +1,10 @@
 """Run in a fresh process: one short training run (one epoch) of a model on B sequences of T steps, and
 print the process's resident memory before training, its peak during training (MiB) and the epoch's
 seconds, as JSON. With a third argument (GiB), the address space is capped and running out of memory is
-reported instead of swapping the machine.
+reported instead of swapping the machine; a fourth sets the number of features (56 by default: the five
+synth-affect modalities; 24 = three modalities of 8).
 
-    python -m tests.benchmarks.memory_probe MODEL T [CAP_GIB]
+    python -m tests.benchmarks.memory_probe MODEL T [CAP_GIB] [FEATURES]
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ def rss_mib() -> float:
         return int(f.read().split()[1]) * resource.getpagesize() / 2**20
 
 
-def main(model_name: str, steps: int, batch: int = 8) -> dict:
+def main(model_name: str, steps: int, batch: int = 8, features: int = 56) -> dict:
     import torch
 
     from benchmark.episodes import Episode, TaskSpec
@@ -31,7 +32,8 @@ def main(model_name: str, steps: int, batch: int = 8) -> dict:
 
     torch.set_num_threads(1)
     rng = np.random.default_rng(0)
-    dims = {"audio": 16, "music": 8, "scene": 16, "pose": 8, "face": 8}
+    dims = {"audio": 16, "music": 8, "scene": 16, "pose": 8, "face": 8} if features == 56 else {
+        f"m{i}": 8 for i in range(features // 8)}
     train = [Episode(f"s{i}", {m: rng.normal(size=(steps, d)).astype(np.float32) for m, d in dims.items()},
                      rng.uniform(-1, 1, (steps, 2)).astype(np.float32)) for i in range(batch)]
     val = [Episode("v", {m: rng.normal(size=(16, d)).astype(np.float32) for m, d in dims.items()},
@@ -54,12 +56,13 @@ def main(model_name: str, steps: int, batch: int = 8) -> dict:
         return {"model": model_name, "steps": steps, "batch": batch, "out_of_memory": True}
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"model": model_name, "steps": steps, "batch": batch, "rss_before_mib": before, "peak_mib": peak,
-            "growth_mib": peak - before, "epoch_s": seconds}
+    return {"model": model_name, "steps": steps, "batch": batch, "features": sum(dims.values()),
+            "rss_before_mib": before, "peak_mib": peak, "growth_mib": peak - before, "epoch_s": seconds}
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 3:
+    if len(sys.argv) > 3 and float(sys.argv[3]) > 0:
         cap = int(float(sys.argv[3]) * 2**30)
         resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-    print(json.dumps(main(sys.argv[1], int(sys.argv[2]))))
+    features = int(sys.argv[4]) if len(sys.argv) > 4 else 56
+    print(json.dumps(main(sys.argv[1], int(sys.argv[2]), features=features)))

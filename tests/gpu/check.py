@@ -1,0 +1,163 @@
+"""GPU check, sized for a short lease (under 4 minutes on one GPU). Prints one JSON line per figure.
+
+    python tests/gpu/check.py                       # on a CUDA machine
+    python tests/gpu/check.py --device cpu --lengths 256,512 --quick   # a dry run of the same code on a CPU
+
+1. rlmem's fused step replayed as a CUDA graph against the eager step: the same actions and memories
+   (64 steps), and the seconds per step of each at batch 8 and 64.
+2. One DDPG update, eager.
+3. One training epoch of rlmem (graphed steps) and of the full-BPTT LSTM (chunked: no cuDNN call longer than
+   16,384 steps) on 8 sequences of 16,384 and 262,144 steps, 24 features: seconds and peak GPU memory.
+
+Exits 0 with a "skipped" line where no CUDA device is visible (and --device cpu is not asked for).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+
+def emit(**figure) -> None:
+    print(json.dumps(figure), flush=True)
+
+
+def sync(device) -> None:
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def episodes(n: int, steps: int, seed: int = 0):
+    from benchmark.episodes import Episode, TaskSpec
+
+    rng = np.random.default_rng(seed)
+    dims = {"audio": 8, "face": 8, "scene": 8}  # 24 features
+    eps = [Episode(f"s{i}", {m: rng.normal(size=(steps, d)).astype(np.float32) for m, d in dims.items()},
+                   rng.uniform(-1, 1, (steps, 2)).astype(np.float32)) for i in range(n)]
+    return eps, TaskSpec(tuple(dims.items()), ("valence", "arousal"), "affect_regression")
+
+
+def step_equivalence(device, quick: bool) -> None:
+    import torch
+
+    from rlmem.model import RLMemModel, RLMemOptions
+
+    for batch in (8, 64):
+        eps, spec = episodes(1, 8)
+        model = RLMemModel(RLMemOptions(device=str(device), cuda_graphs=True), spec, seed=0)
+        eager = RLMemModel(RLMemOptions(device=str(device), cuda_graphs=False), spec, seed=0)
+        g = torch.Generator().manual_seed(0)
+        xs = torch.randn(64, batch, 64, generator=g).to(device)
+        noise = (0.05 * torch.randn(64, batch, model.layout.size, generator=g)).to(device)
+        results = {}
+        with torch.no_grad():
+            for name, m in (("graph", model), ("eager", eager)):
+                memory = m.initial_memory(batch).detach().clone()
+                actions, memories = [], []
+                for j in range(64):
+                    a, memory = m.explore(xs[j], memory, noise[j])
+                    actions.append(a.clone())
+                    memory = memory.clone()
+                    memories.append(memory)
+                results[name] = (torch.stack(actions), torch.stack(memories))
+                reps = 50 if quick else 500
+                memory = m.initial_memory(batch).detach().clone()
+                sync(device)
+                start = time.perf_counter()
+                for j in range(reps):
+                    a, out = m.explore(xs[j % 64], memory, noise[j % 64])
+                sync(device)
+                emit(figure="step_seconds", mode=name, batch=batch, device=str(device),
+                     microseconds=round(1e6 * (time.perf_counter() - start) / reps, 1))
+        diff_a = (results["graph"][0] - results["eager"][0]).abs().max().item()
+        diff_m = (results["graph"][1] - results["eager"][1]).abs().max().item()
+        emit(figure="graph_vs_eager", batch=batch, max_action_diff=diff_a, max_memory_diff=diff_m,
+             equal=bool(diff_a < 1e-5 and diff_m < 1e-5))
+
+
+def ddpg_update(device) -> None:
+    import torch
+
+    from rlmem.model import RLMemModel, RLMemOptions
+    from rlmem.replay import ReplayBuffer
+
+    eps, spec = episodes(1, 8)
+    model = RLMemModel(RLMemOptions(device=str(device)), spec, seed=0)
+    o = model.options
+    replay = ReplayBuffer(4096, {"x": (o.hidden,), "memory": (o.slots, o.width), "action": (model.layout.size,),
+                                 "target": (2,), "x_next": (o.hidden,), "target_next": (2,), "done": ()},
+                          torch.Generator().manual_seed(0), device=device)
+    g = torch.Generator().manual_seed(1)
+    replay.add(**{k: torch.randn(4096, *v.shape[1:], generator=g).to(device) for k, v in replay.storage.items()})
+    for _ in range(3):
+        model.ddpg.update(replay.sample(512), model.reward)
+    sync(device)
+    start = time.perf_counter()
+    for _ in range(20):
+        model.ddpg.update(replay.sample(512), model.reward)
+    sync(device)
+    emit(figure="ddpg_update_seconds", device=str(device), batch=512, seconds=round((time.perf_counter() - start) / 20, 5))
+
+
+def epoch(device, model_name: str, steps: int) -> None:
+    import torch
+
+    from benchmark.interfaces import NullLog, TrainBudget
+    from benchmark.runner import model_registry
+    from benchmark.selection import Selector
+
+    train, spec = episodes(8, steps)
+    val, _ = episodes(1, 64, seed=1)
+    cls = model_registry().get(model_name)
+    options = cls.Options(batch_size=8, device=str(device))
+    model = cls(options, spec, seed=0)
+    selector = Selector(lambda p: {"mse": 0.0}, "mse", False, patience=1)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    sync(device)
+    start = time.perf_counter()
+    try:
+        model.fit(train, val, TrainBudget(epochs=1, patience=1), selector, NullLog())
+    except Exception as exc:  # noqa: BLE001 - report and go on to the next figure
+        emit(figure="epoch", model=model_name, steps=steps, batch=8, device=str(device), error=f"{type(exc).__name__}: {exc}"[:300])
+        return
+    sync(device)
+    peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
+    emit(figure="epoch", model=model_name, steps=steps, batch=8, device=str(device),
+         seconds=round(time.perf_counter() - start, 2), peak_gpu_gib=None if peak is None else round(peak, 3))
+
+
+def main() -> int:
+    import torch
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--lengths", default="16384,262144")
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        emit(skipped="no CUDA device visible")
+        return 0
+    device = torch.device(args.device)
+    if device.type == "cuda":
+        emit(figure="device", gpu=torch.cuda.get_device_name(device), cuda=torch.version.cuda,
+             cudnn=torch.backends.cudnn.version(), torch=torch.__version__)
+    step_equivalence(device, args.quick)
+    ddpg_update(device)
+    for steps in (int(s) for s in args.lengths.split(",")):
+        for name in ("lstm", "rlmem"):
+            epoch(device, name, steps)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
