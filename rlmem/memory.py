@@ -71,8 +71,22 @@ class ActionLayout:
 
     def apply(self, memory: torch.Tensor, flat: torch.Tensor) -> torch.Tensor:
         """The memory after the write a flat action describes."""
-        action = self.split(flat)
+        return self.write(memory, self.split(flat))
+
+    def write(self, memory: torch.Tensor, action: WriteAction) -> torch.Tensor:
         return write(memory, action) if self.retain == "scale" else gated_write(memory, action)
+
+    def noisy(self, raw: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, WriteAction]:
+        """``project(squash(raw) + noise)`` in one pass over the four parts (the exploring step's hot path:
+        no second split, one concatenation); returns the flat action and its parts."""
+        r, n = self.split(raw), self.split(noise)
+        erase = (torch.sigmoid(r.erase) + n.erase).clamp_(0, 1)
+        add = (torch.tanh(r.add) + n.add).clamp_(-1, 1)
+        write = (torch.softmax(r.write, -1) + n.write).clamp_(min=0.0)
+        total = write.sum(-1, keepdim=True)
+        write = torch.where(total > 1e-8, write / total.clamp(min=1e-8), torch.full_like(write, 1.0 / self.slots))
+        retain = (torch.sigmoid(r.retain) + n.retain).clamp_(0, 1)
+        return torch.cat([erase, add, write, retain], dim=-1), WriteAction(erase, add, write, retain)
 
     def saturation(self, flat: torch.Tensor, eps: float = 0.01) -> float:
         """Share of bounded action components within ``eps`` of a bound (a sign of a stuck policy)."""

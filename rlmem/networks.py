@@ -49,8 +49,12 @@ class Actor(nn.Module):
             last = self.net[-1]
             last.bias[-layout.slots:] = retain_bias
 
+    def raw(self, x: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
+        """The unconstrained outputs, before squashing into the action space."""
+        return self.net(torch.cat([x, memory.flatten(1)], dim=-1))
+
     def forward(self, x: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
-        return self.layout.squash(self.net(torch.cat([x, memory.flatten(1)], dim=-1)))
+        return self.layout.squash(self.raw(x, memory))
 
 
 class PostStateCritic(nn.Module):

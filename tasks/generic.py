@@ -149,12 +149,12 @@ def _read_sequence(group, sid: str, path: Path, k: int) -> Episode:
         raise TaskDataError(f"{where}: 'targets' contains NaN or inf")
     features = {}
     for m in sorted(group["features"].keys()):
-        f = np.asarray(group["features"][m], dtype=np.float64)
+        f = np.asarray(group["features"][m], dtype=np.float32)  # converted as read: no float64 copy of long data
         if f.ndim != 2:
             raise TaskDataError(f"{where}: features/{m} has rank {f.ndim} (shape {f.shape}), expected [T, d]")
         if f.shape[0] != T:
             raise TaskDataError(f"{where}: features/{m} has {f.shape[0]} steps but 'targets' has {T} (ragged T)")
         if not np.all(np.isfinite(f)):
             raise TaskDataError(f"{where}: features/{m} contains NaN or inf")
-        features[m] = f.astype(np.float32)
+        features[m] = f
     return Episode(sid, features, targets.astype(np.float32), {})

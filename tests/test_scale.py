@@ -189,12 +189,23 @@ def test_a_model_out_of_memory_is_a_failed_cell_that_says_so_and_the_sweep_goes_
     assert error["out_of_memory"] and error["message"].startswith("out of memory at 60 steps")
 
 
-def test_million_step_sequences_are_generated_without_per_step_python_work():
+def test_million_step_sequences_are_generated_and_read_without_per_step_python_work(tmp_path):
     task = SynthAffect(SynthAffectOptions(n_sequences=3, length=1_000_000, lag=1000, n_folds=1))
     data = task.load()
     ep = next(iter(data.episodes.values()))
     assert ep.length == 1_000_000 and all(f.dtype == np.float32 for f in ep.features.values())
     assert ep.meta["state"].dtype == np.int16
+    import h5py
+
+    from tasks.generic import GenericOptions, GenericTask
+
+    with h5py.File(tmp_path / "long.h5", "w") as h5:
+        h5.attrs["target_names"] = ["y"]
+        for i in range(3):
+            h5[f"s{i}/features/a"] = np.zeros((1_000_000, 4), dtype=np.float32)
+            h5[f"s{i}/targets"] = np.zeros((1_000_000, 1), dtype=np.float32)
+    long = GenericTask(GenericOptions(n_folds=1), tmp_path / "long.h5").load()
+    assert {e.length for e in long.episodes.values()} == {1_000_000}
 
 
 def test_the_gpu_check_skips_without_cuda_and_runs_its_code_on_a_cpu():
