@@ -107,9 +107,9 @@ def training_curves(records: Sequence[dict], out: Path, name: str, title: str) -
         ax.set_yscale("log")  # errors: a blow-up should not flatten the differences that matter
         _plain_log_ticks(ax.yaxis)
     ax.set_xlabel("optimizer updates")
-    ax.set_ylabel(f"validation {key[4:]}  (dots: selected; hollow: still improving)")
-    ax.set_title(title)
-    ax.legend(fontsize=7)
+    ax.set_ylabel(f"validation {key[4:]}")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7, title="dot: selected checkpoint (hollow: still improving)", title_fontsize=7)
     return _save(fig, out, name)
 
 
@@ -201,8 +201,25 @@ def prediction_trace(record: dict, out: Path) -> list[Path]:
     return _save(fig, out, f"{stem}_{record['task']['name']}_{record['model']['name']}_seed{record['seed']}")
 
 
+def validation_curves(records: Sequence[dict], out: Path) -> list[Path]:
+    """One figure per task setting (task and its overrides): every trained model's validation curve, so a
+    reader sees whether a comparison is between models that had finished learning."""
+    from benchmark.leaderboard import model_label
+
+    settings: dict[str, list[dict]] = defaultdict(list)
+    for r in records:
+        if r.get("status") == "completed" and r.get("history") and r.get("purpose", "run") == "run":
+            settings[model_label(r["task"]["name"], r["task"].get("overrides") or {})].append(
+                {**r, "model": {**r["model"], "name": record_label(r)}})
+    written = []
+    for setting, recs in sorted(settings.items()):
+        stem = "curves_" + "".join(ch if ch.isalnum() or ch in "-_=," else "_" for ch in setting).strip("_")
+        written += training_curves(recs, out, stem, f"{setting}: validation score while training")
+    return written
+
+
 def all_figures(records: Sequence[dict], out: Path) -> list[Path]:
-    written = memory_horizon(records, out)
+    written = memory_horizon(records, out) + validation_curves(records, out)
     for r in records:
         written += memory_trace(r, out) + prediction_trace(r, out)
     return written

@@ -378,15 +378,15 @@ class RLMemModel(MemoryNetwork):
             xs = enc(seg.features, seg.mask)
             xd = xs.detach()
             eps = noise.sample(c1 - c0, (batch, size)).to(self.device)
-            before = torch.empty((batch, c1 - c0, o.slots, o.width), device=self.device)
+            start = memory
             actions = torch.empty((batch, c1 - c0, size), device=self.device)
-            posts = torch.empty_like(before)
+            posts = torch.empty((batch, c1 - c0, o.slots, o.width), device=self.device)
             with torch.no_grad():
                 for j in range(c1 - c0):
-                    before[:, j] = memory
                     action, memory = self.explore(xd[:, j], memory, eps[j])
                     actions[:, j], posts[:, j] = action, memory
                     memory = posts[:, j]
+            before = torch.cat([start.unsqueeze(1), posts[:, :-1]], 1)  # the memory each write started from
             stats: dict[str, list[float]] = {"saturation": [self.layout.saturation(actions[seg.mask])]}
             stored = self._store_chunk(replay, pending, xd, before, actions, seg)
             pending = (xd[:, -1], before[:, -1], actions[:, -1], seg.targets[:, -1], seg.mask[:, -1])
