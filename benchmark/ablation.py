@@ -5,7 +5,9 @@
   truncated BPTT (lstm-tbptt); reference rlmem.
 - ``modality``: each single modality of the task against all of them fused; reference all.
 - ``rl-design``: the choices the paper leaves open in how rlmem learns its writes (how retain enters
-  the write, what the critic values, how it sees the slots, discount, TD3's fixes), two controls (the actor frozen at its
+  the write, what the critic values, how it sees the slots, discount, TD3's fixes), the fixes for an
+  ill-posed critic and a drifting actor (replay re-encoded by the current encoder, the steps to go in the
+  critic's input, a critic warm-up, a trust region), two controls (the actor frozen at its
   initialisation; the same memory trained by BPTT), and a probe: BPTT for the first two thirds of the
   budget, then RL; does RL keep, improve or lose the policy it is handed? Reference: rlmem as published.
 """
@@ -32,6 +34,12 @@ RL_DESIGN = (  # (label, model, overrides); the first is the reference
     ("discount 0.9", "rlmem", ("model.gamma=0.9",)),
     ("TD3 fixes (twin critics, delay 2, smoothing)", "rlmem", ("model.n_critics=2", "model.policy_delay=2",
                                                               "model.target_noise=0.2")),
+    ("replay re-encoded by the current encoder", "rlmem", ("model.reencode=true",)),
+    ("critic sees the steps to go", "rlmem", ("model.critic_time=true",)),
+    ("actor waits for 1,000 critic updates", "rlmem", ("model.critic_warmup=1000",)),
+    ("actor anchored to its target (trust region 1)", "rlmem", ("model.trust_region=1.0",)),
+    ("well-posed critic + anchored actor (all four)", "rlmem", ("model.reencode=true", "model.critic_time=true",
+                                                               "model.critic_warmup=1000", "model.trust_region=1.0")),
     ("control: actor frozen at init", "rlmem", ("model.actor_lr=0",)),
     ("control: writes by BPTT (memnet-bptt)", "memnet-bptt", ()),
 )

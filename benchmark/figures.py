@@ -75,6 +75,7 @@ def training_curves(records: Sequence[dict], out: Path, name: str, title: str) -
     still improving drawn hollow: what the selected scores alone hide (a policy that got worse, a model
     stopped by the cap)."""
     curves: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    critic: dict[str, dict[int, list[tuple[float, float]]]] = defaultdict(lambda: defaultdict(list))
     chosen: dict[str, list[tuple[int, bool]]] = defaultdict(list)
     key = None
     for r in records:
@@ -86,13 +87,19 @@ def training_curves(records: Sequence[dict], out: Path, name: str, title: str) -
         label = r["model"]["name"]
         for row in r["history"]:
             curves[label][int(row["update"])].append(row[key])
+            if "critic_cos" in row:
+                critic[label][int(row["update"])].append((row["critic_cos"], row["critic_cos_top"]))
         selection = r.get("selection") or {}
         if selection.get("update"):
             chosen[label].append((int(selection["update"]), selection.get("convergence") == "still-improving"))
     if not curves:
         return []
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    if critic:  # rlmem's critic diagnostic under the curves it explains
+        fig, (ax, lower) = plt.subplots(2, 1, figsize=(7, 7), sharex=True, gridspec_kw={"height_ratios": [3, 2]})
+        _critic_panel(lower, critic, list(curves), title)
+    else:
+        fig, ax = plt.subplots(figsize=(7, 4.5))
     for i, (label, by_update) in enumerate(curves.items()):
         xs = sorted(by_update)
         mean = np.array([np.mean(by_update[x]) for x in xs])
@@ -111,6 +118,26 @@ def training_curves(records: Sequence[dict], out: Path, name: str, title: str) -
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=7, title="dot: selected checkpoint (hollow: still improving)", title_fontsize=7)
     return _save(fig, out, name)
+
+
+def _critic_panel(ax, critic: dict, labels: list[str], title: str) -> None:
+    """Cosine between the critic's action gradient and the true K-step return gradient (rlmem.diagnostics):
+    solid over all sampled steps, dashed over the tenth with the largest true gradient."""
+    for i, label in enumerate(labels):
+        if label not in critic:
+            continue
+        xs = sorted(critic[label])
+        overall = [np.mean([c for c, _ in critic[label][x]]) for x in xs]
+        top = [np.mean([t for _, t in critic[label][x]]) for x in xs]
+        (line,) = ax.plot(xs, overall, marker=MARKERS[i % len(MARKERS)], markersize=3, markevery=max(1, len(xs) // 8),
+                          linewidth=1.1, label=label, color=f"C{i % 10}")
+        ax.plot(xs, top, linestyle="--", linewidth=1.0, color=line.get_color())
+    ax.axhline(0, color="0.6", linewidth=0.8)
+    ax.set_ylim(-1, 1)
+    ax.set_xlabel("optimizer updates")
+    ax.set_ylabel("cos(dV/da, dG_K/da)")
+    ax.set_title(f"{title.split(':')[0]}: critic's action gradient against the true return's "
+                 "(dashed: steps that matter most)", fontsize=9)
 
 
 MARKERS = ("o", "s", "^", "v", "D", "P", "X", "*", "<", ">")

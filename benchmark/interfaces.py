@@ -220,12 +220,14 @@ def run_updates(
     updates: Iterator[Mapping[str, float]],
     predict_val: Callable[[], Mapping[str, Any]],
     snapshot: Callable[[], Any],
+    extra_eval: Callable[[], Mapping[str, float]] | None = None,
 ) -> tuple["FitInfo", Any]:
     """The loop every trained model shares. ``updates`` performs one optimizer update per ``next()`` and
     returns its statistics; every ``eval_every`` updates the validation main score is taken, the best
     snapshot kept and one history row logged (the statistics averaged since the last row, except counters
     named ``total_*``, which keep their latest value); training stops
     after ``patience`` evaluations without improvement (never before ``min_updates``) or at the cap.
+    ``extra_eval`` adds a model's own figures to each evaluation's row (rlmem's critic diagnostic).
     Returns the fit info and the snapshot of the selected checkpoint (None if none was)."""
     plan = budget.plan(updates_per_epoch)
     info, best = FitInfo(updates_per_epoch=plan.updates_per_epoch, stopped_by="cap"), None
@@ -242,6 +244,8 @@ def run_updates(
         if selector.observe(update, predict_val()):
             best = snapshot()
         row[selector.history_key] = selector.history[-1][1]
+        if extra_eval is not None:
+            row.update(extra_eval())
         info.history.append(row)
         log.on_eval(update, plan.max_updates, row)
         if update >= plan.min_updates and selector.should_stop:

@@ -17,6 +17,16 @@ function of the post-state, and learns only what comes after it:
     actor:  maximise r_t(z_t) + gamma * W(z_t)    (the reader frozen; the gradient still spans one step)
 
 so the critic no longer has to carry the large, mostly action-independent level of the immediate reward.
+
+Three further choices, each off by default (then this is the paper's DDPG):
+
+- ``critic_time``: the critics also see how far the sequence still runs (``steps_to_go`` in the batch), as
+  gamma^togo and togo / 1000. The discounted return depends mostly on that: without it most of the TD
+  target's variance comes from something outside the critic's input.
+- ``critic_warmup``: that many critic updates before the actor (and its target) first moves, so the actor
+  does not follow an untrained critic's gradient.
+- ``trust_region``: the actor loss adds this weight times the squared distance between the actor's action
+  and the target actor's on the same state, an anchor that keeps each step small.
 """
 
 from __future__ import annotations
@@ -46,6 +56,9 @@ class DDPGConfig:
     target_noise: float = 0.0  # std of the smoothing noise on the target actor's action
     target_noise_clip: float = 0.5
     value: str = "post-state"  # or "future": the critic learns only the reward after this step
+    critic_time: bool = False  # critics see the steps to go (batch["steps_to_go"], batch["steps_to_go_next"])
+    critic_warmup: int = 0  # critic updates before the actor's first
+    trust_region: float = 0.0  # weight of |mu(s) - mu'(s)|^2 in the actor loss
 
 VALUE_MODES = ("post-state", "future")
 
@@ -71,6 +84,8 @@ class DDPG:
             raise ValueError("policy_delay must be >= 1 and target_noise >= 0")
         if config.value not in VALUE_MODES:
             raise ValueError(f"value must be one of {', '.join(VALUE_MODES)}, got {config.value!r}")
+        if config.critic_warmup < 0 or config.trust_region < 0:
+            raise ValueError("critic_warmup and trust_region must be >= 0")
         critics = list(critics)
         self.actor, self.critic, self.critics, self.layout, self.config = actor, critics[0], critics, layout, config
         self.actor_target = make_target(actor)
@@ -84,6 +99,15 @@ class DDPG:
     def after_write(self, memory: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         return self.layout.apply(memory, action)
 
+    def critic_input(self, x: torch.Tensor, steps_to_go: torch.Tensor | None) -> torch.Tensor:
+        """x, with ``critic_time`` also gamma^togo and togo / 1000 (what the discounted return depends on)."""
+        if not self.config.critic_time:
+            return x
+        if steps_to_go is None:
+            raise ValueError("critic_time needs 'steps_to_go' in the batch")
+        togo = steps_to_go.to(x.dtype).unsqueeze(-1)
+        return torch.cat([x, self.config.gamma ** togo, (togo / 1000.0).clamp(max=1.0)], dim=-1)
+
     def critic_loss(self, batch: dict[str, torch.Tensor], reward_fn: RewardFn) -> tuple[torch.Tensor, torch.Tensor]:
         """MSE between V(z_t) and its one-step TD target; returns (loss, TD errors)."""
         c = self.config
@@ -95,31 +119,48 @@ class DDPG:
                 noise = c.target_noise * torch.randn(next_action.shape, generator=self.generator).to(next_action.device)
                 next_action = self.layout.project(next_action + noise.clamp(-c.target_noise_clip, c.target_noise_clip))
             next_post = self.after_write(post, next_action)
-            next_value = torch.stack([t(batch["x_next"], next_post) for t in self.critic_targets]).min(0).values
+            x_next = self.critic_input(batch["x_next"], batch.get("steps_to_go_next"))
+            next_value = torch.stack([t(x_next, next_post) for t in self.critic_targets]).min(0).values
             if c.value == "future":
                 next_reward = reward_fn(batch["x_next"], next_post, batch["target_next"])
                 td_target = (1.0 - batch["done"]) * (next_reward + c.gamma * next_value)
             else:
                 td_target = reward + c.gamma * (1.0 - batch["done"]) * next_value
-        errors = [td_target - critic(batch["x"], post) for critic in self.critics]
+        x = self.critic_input(batch["x"], batch.get("steps_to_go"))
+        errors = [td_target - critic(x, post) for critic in self.critics]
         loss = sum((e**2).mean() for e in errors)
         return loss, errors[0].detach()
 
-    def actor_loss(self, batch: dict[str, torch.Tensor], reward_fn: RewardFn | None = None) -> torch.Tensor:
-        """Minus the critic's value of the actor's write (plus, for ``value="future"``, the step's reward:
-        ``reward_fn`` must then be differentiable in the memory and keep its own parameters frozen)."""
-        action = self.actor(batch["x"], batch["memory"])
-        post = self.after_write(batch["memory"], action)
+    def action_value(self, x: torch.Tensor, memory: torch.Tensor, action: torch.Tensor, target: torch.Tensor,
+                     steps_to_go: torch.Tensor | None, reward_fn: RewardFn | None) -> torch.Tensor:
+        """What the actor maximises for ``action`` taken on (x, memory): the critic's value of the state
+        after the write (plus, for ``value="future"``, the step's reward: ``reward_fn`` must then be
+        differentiable in the memory and keep its own parameters frozen). The critic's parameters get no
+        gradient; the action does."""
+        post = self.after_write(memory, action)
         with frozen(self.critic):
-            value = self.critic(batch["x"], post)
+            value = self.critic(self.critic_input(x, steps_to_go), post)
         if self.config.value == "future":
             if reward_fn is None:
                 raise ValueError('value="future" needs the reward function in the actor loss')
-            value = reward_fn(batch["x"], post, batch["target"]) + self.config.gamma * value
-        return -value.mean()
+            value = reward_fn(x, post, target) + self.config.gamma * value
+        return value
+
+    def actor_loss(self, batch: dict[str, torch.Tensor], reward_fn: RewardFn | None = None) -> torch.Tensor:
+        """Minus ``action_value`` of the actor's write (plus the trust region's anchor)."""
+        action = self.actor(batch["x"], batch["memory"])
+        value = self.action_value(batch["x"], batch["memory"], action, batch["target"], batch.get("steps_to_go"),
+                                  reward_fn)
+        loss = -value.mean()
+        if self.config.trust_region > 0:
+            with torch.no_grad():
+                anchor = self.actor_target(batch["x"], batch["memory"])
+            loss = loss + self.config.trust_region * ((action - anchor) ** 2).sum(-1).mean()
+        return loss
 
     def update(self, batch: dict[str, torch.Tensor], reward_fn: RewardFn) -> dict[str, float]:
-        """One critic step; every `policy_delay`-th call also one actor step and the soft updates."""
+        """One critic step; every `policy_delay`-th call also the soft updates and, once the critic has
+        warmed up, one actor step."""
         clip = self.config.grad_clip
         critic_loss, td_error = self.critic_loss(batch, reward_fn)
         self.critic_optimizer.zero_grad()
@@ -132,15 +173,15 @@ class DDPG:
         out = {"critic_loss": critic_loss.item(), "td_error": td_error.abs().mean().item()}
         if self.updates % self.config.policy_delay:
             return out
-
-        actor_loss = self.actor_loss(batch, reward_fn)
-        self.actor_optimizer.zero_grad()
-        actor_loss.backward()
-        if clip > 0:
-            nn.utils.clip_grad_norm_(self.actor.parameters(), clip)
-        self.actor_optimizer.step()
-
+        if self.updates > self.config.critic_warmup:
+            actor_loss = self.actor_loss(batch, reward_fn)
+            self.actor_optimizer.zero_grad()
+            actor_loss.backward()
+            if clip > 0:
+                nn.utils.clip_grad_norm_(self.actor.parameters(), clip)
+            self.actor_optimizer.step()
+            polyak_update(self.actor.parameters(), self.actor_target.parameters(), self.config.tau)
+            out["actor_loss"] = actor_loss.item()
         for critic, target in zip(self.critics, self.critic_targets):
             polyak_update(critic.parameters(), target.parameters(), self.config.tau)
-        polyak_update(self.actor.parameters(), self.actor_target.parameters(), self.config.tau)
-        return {**out, "actor_loss": actor_loss.item()}
+        return out

@@ -28,6 +28,7 @@ from benchmark.interfaces import (FitInfo, Model, TrainBudget, TrainingLog, chec
                                   torch_device)
 from benchmark.selection import Selector
 from rlmem.ddpg import DDPG, VALUE_MODES, DDPGConfig, frozen
+from rlmem.diagnostics import critic_gradient_check
 from rlmem.memory import RETAIN_MODES, ActionLayout
 from rlmem.networks import CRITICS, Actor, FusionEncoder, Reader
 from rlmem.noise import NOISES, make_noise
@@ -92,6 +93,14 @@ class RLMemOptions(MemoryNetOptions):
     # share of the update cap trained end to end by BPTT before RL takes over (a diagnostic: can RL keep a
     # good policy?); 0 = RL from the start
     bptt_warmup: float = 0.0
+    # well-posed critic targets and an anchored actor (issue of the design study; all off = the paper):
+    reencode: bool = False  # replay keeps raw segments, encoded by the current encoder when sampled
+    critic_time: bool = False  # critics also see the steps to go
+    critic_warmup: int = 0  # critic updates before the actor's first
+    trust_region: float = 0.0  # actor loss + this x |mu(s) - mu'(s)|^2 (anchored to the target actor)
+    # at each validation, the critic-gradient diagnostic (rlmem.diagnostics) over this many steps on up to 8
+    # validation sequences; 0 turns it off
+    diag_horizon: int = 20
 
     SEARCH_SPACE: ClassVar[dict[str, tuple]] = {
         **MemoryNetOptions.SEARCH_SPACE,
@@ -105,7 +114,8 @@ class RLMemOptions(MemoryNetOptions):
     def __post_init__(self) -> None:
         super().__post_init__()
         check_options(self, at_least_1=("buffer_size", "rl_batch_size", "chunk", "policy_delay"),
-                      non_negative=("actor_lr", "critic_lr", "noise_sigma", "warmup", "target_noise", "replay_ratio"),
+                      non_negative=("actor_lr", "critic_lr", "noise_sigma", "warmup", "target_noise", "replay_ratio",
+                                    "critic_warmup", "trust_region", "diag_horizon"),
                       choices={"noise": NOISES, "n_critics": (1, 2), "value": VALUE_MODES, "critic": tuple(CRITICS)})
         if not 0 <= self.gamma < 1:
             raise ValueError(f"gamma must be in [0, 1), got {self.gamma!r}")
@@ -132,6 +142,7 @@ class MemoryNetwork(Model):
         super().__init__(options, spec, seed)
         chosen = select_modalities(spec, options.modalities)
         self.scaler = FeatureScaler([m for m, _ in chosen])
+        self.scaler_width = sum(d for _, d in chosen)
         self.layout = ActionLayout(options.slots, options.width, options.retain)
         self.device = torch_device(options.device)
         torch.manual_seed(seed)
@@ -293,15 +304,28 @@ class RLMemModel(MemoryNetwork):
         critics = []
         for i in range(options.n_critics):
             name = "critic" if i == 0 else f"critic{i + 1}"
-            self.net[name] = CRITICS[options.critic](options.hidden, options.slots, options.width,
+            x_dim = options.hidden + (2 if options.critic_time else 0)  # + gamma^togo, togo / 1000
+            self.net[name] = CRITICS[options.critic](x_dim, options.slots, options.width,
                                                      options.hidden).to(self.device)
             critics.append(self.net[name])
         self.ddpg = DDPG(self.net["actor"], critics, self.layout, DDPGConfig(
             options.gamma, options.tau, options.actor_lr, options.critic_lr, options.grad_clip,
-            options.policy_delay, options.target_noise, value=options.value), generator=torch.Generator().manual_seed(seed + 3))
+            options.policy_delay, options.target_noise, value=options.value, critic_time=options.critic_time,
+            critic_warmup=options.critic_warmup, trust_region=options.trust_region),
+            generator=torch.Generator().manual_seed(seed + 3))
         actor = self.net["actor"]
         self.explore = StepRunner(lambda x, memory, noise: exploration_step(actor, self.layout, x, memory, noise),
                                   options.cuda_graphs)
+
+    def replay_fields(self) -> dict[str, tuple[int, ...]]:
+        """The shape of each field a stored transition holds."""
+        o = self.options
+        state = {"features": (o.segment_length, self.scaler_width)} if o.reencode else {"x": (o.hidden,)}
+        fields = {**state, "memory": (o.slots, o.width), "action": (self.layout.size,),
+                  "target": (self.spec.n_targets,)}
+        if o.critic_time:
+            fields["steps_to_go"] = ()
+        return {**fields, **{f"{k}_next": fields[k] for k in NEXT_FIELDS if k in fields}, "done": ()}
 
     def reward(self, x: torch.Tensor, memory_after: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Minus the MAE of the prediction read from the memory after the write (differentiable in the
@@ -320,13 +344,9 @@ class RLMemModel(MemoryNetwork):
         self.scaler.fit(train)
         order_gen = torch.Generator().manual_seed(self.seed)
         noise = make_noise(o.noise, o.noise_sigma, torch.Generator().manual_seed(self.seed + 1))
-        h, k = o.hidden, self.spec.n_targets
-        replay = ReplayBuffer(
-            o.buffer_size,
-            {"x": (h,), "memory": (o.slots, o.width), "action": (self.layout.size,), "target": (k,),
-             "x_next": (h,), "target_next": (k,), "done": ()},
-            torch.Generator().manual_seed(self.seed + 2), device=self.device,
-        )
+        replay = ReplayBuffer(o.buffer_size, self.replay_fields(), torch.Generator().manual_seed(self.seed + 2),
+                              device=self.device)
+        self.last_replay = replay  # kept for inspection (diagnostics, tests) after fit
         supervised = [*self.net["encoder"].parameters(), *self.net["reader"].parameters(), self.memory_init]
         optimizer = torch.optim.Adam(supervised, lr=o.lr)
         per_epoch = self.updates_per_epoch(train)
@@ -345,13 +365,16 @@ class RLMemModel(MemoryNetwork):
             for batch in batches:
                 yield from self._batch_updates(batch, noise, replay, optimizer, supervised)
 
-        info, best = run_updates(budget, per_epoch, selector, log, updates(), lambda: self.predict(val), self._state)
+        diagnose = (lambda: critic_gradient_check(self, val[:8], o.diag_horizon)) if o.diag_horizon else None
+        info, best = run_updates(budget, per_epoch, selector, log, updates(), lambda: self.predict(val), self._state,
+                                 diagnose)
         if best is not None:
             self._load(best)
         last = info.history[-1] if info.history else {}
         info.diagnostics = {
             "td_error": last.get("td_error"),
             "action_saturation": last.get("saturation"),
+            **{key: last.get(key) for key in ("critic_cos", "critic_cos_top", "value_return_corr") if key in last},
             "ddpg_updates": self.ddpg.updates,
             "supervised_updates": info.updates_run,
             "bptt_warmup_updates": min(warm, info.updates_run),
@@ -388,11 +411,11 @@ class RLMemModel(MemoryNetwork):
                     memory = posts[:, j]
             before = torch.cat([start.unsqueeze(1), posts[:, :-1]], 1)  # the memory each write started from
             stats: dict[str, list[float]] = {"saturation": [self.layout.saturation(actions[seg.mask])]}
-            stored = self._store_chunk(replay, pending, xd, before, actions, seg)
-            pending = (xd[:, -1], before[:, -1], actions[:, -1], seg.targets[:, -1], seg.mask[:, -1])
+            fields = self._chunk_fields(episodes, seg, xd, before, actions, c0)
+            stored = self._store_chunk(replay, pending, fields)
+            pending = {k: v[:, -1:] for k, v in fields.items()}
             if c1 == n_seg:  # the last transition of each sequence ends its episode
-                stored += self._store(replay, pending, torch.zeros_like(pending[0]), torch.zeros_like(pending[3]),
-                                      torch.ones(batch, dtype=torch.bool, device=self.device))
+                stored += self._store(replay, pending, None)
             for key, values in self._ddpg_updates(replay, stored).items():
                 stats.setdefault(key, []).extend(values)
             # the learnable initial memory gets its one-step gradient through the first write
@@ -419,30 +442,60 @@ class RLMemModel(MemoryNetwork):
         self.replay_credit += stored * o.replay_ratio
         while self.replay_credit >= o.rl_batch_size:
             self.replay_credit -= o.rl_batch_size
-            for key, value in self.ddpg.update(replay.sample(o.rl_batch_size), self.reward).items():
+            for key, value in self.ddpg.update(self.sample(replay), self.reward).items():
                 out.setdefault(key, []).append(value)
         return out
 
-    def _store_chunk(self, replay: ReplayBuffer, pending, xd: torch.Tensor, before: torch.Tensor,
-                     actions: torch.Tensor, seg: Segments) -> int:
+    def _chunk_fields(self, episodes: list[Episode], seg: Segments, xd: torch.Tensor, before: torch.Tensor,
+                      actions: torch.Tensor, c0: int) -> dict[str, torch.Tensor]:
+        """What each step of a chunk contributes to its transition, ``[B, C, ...]`` per field: the state is
+        the encoded ``x`` or, with ``reencode``, the raw segment features (encoded again when sampled)."""
+        o = self.options
+        fields = {"memory": before, "action": actions, "target": seg.targets, "valid": seg.mask}
+        if o.reencode:
+            fields["features"] = seg.features
+        else:
+            fields["x"] = xd
+        if o.critic_time:  # segments left after this one, per sequence
+            total = torch.tensor([-(-e.length // o.segment_length) for e in episodes], device=self.device)
+            step = c0 + torch.arange(seg.mask.shape[1], device=self.device)
+            fields["steps_to_go"] = (total[:, None] - step[None] - 1).clamp(min=0).float()
+        return fields
+
+    def _store_chunk(self, replay: ReplayBuffer, pending: dict | None, fields: dict[str, torch.Tensor]) -> int:
         """Every transition whose next step lies in this chunk, in one call: the previous chunk's last one,
         then steps 0 .. C-2 of this one."""
-        parts = [(xd[:, :-1], before[:, :-1], actions[:, :-1], seg.targets[:, :-1], seg.mask[:, :-1])]
+        current = {k: v[:, :-1] for k, v in fields.items()}
         if pending is not None:
-            parts.insert(0, tuple(t.unsqueeze(1) for t in pending))
-        x, memory, action, target, valid = (torch.cat(p, 1) for p in zip(*parts))
-        offset = 0 if pending is not None else 1
-        x_next, target_next = xd[:, offset:], seg.targets[:, offset:]
-        done = ~seg.mask[:, offset:]
-        return self._store(replay, (x, memory, action, target, valid), x_next, target_next, done)
+            current = {k: torch.cat([pending[k], v], 1) for k, v in current.items()}
+        following = fields if pending is not None else {k: v[:, 1:] for k, v in fields.items()}
+        return self._store(replay, current, following)
 
     @staticmethod
-    def _store(replay: ReplayBuffer, transitions, x_next: torch.Tensor, target_next: torch.Tensor,
-               done: torch.Tensor) -> int:
-        """Store the valid transitions (one step ``[B, ...]`` or several ``[B, T, ...]``); returns how many."""
-        x, memory, action, target, valid = transitions
+    def _store(replay: ReplayBuffer, current: dict[str, torch.Tensor], following: dict[str, torch.Tensor] | None) -> int:
+        """Store the valid transitions of ``current`` (``[B, T, ...]`` per field), each with the state that
+        follows it (``following``, aligned; None: the sequences end there); returns how many."""
+        valid = current["valid"]
         if not valid.any():
             return 0
-        replay.add(x=x[valid], memory=memory[valid], action=action[valid], target=target[valid],
-                   x_next=x_next[valid], target_next=target_next[valid], done=done[valid].float())
+        batch = {k: v[valid] for k, v in current.items() if k != "valid"}
+        for key in NEXT_FIELDS:
+            if key in current:
+                batch[f"{key}_next"] = (following[key] if following is not None else torch.zeros_like(current[key]))[valid]
+        done = ~following["valid"] if following is not None else torch.ones_like(valid)
+        batch["done"] = done[valid].float()
+        replay.add(**batch)
         return int(valid.sum())
+
+    def sample(self, replay: ReplayBuffer) -> dict[str, torch.Tensor]:
+        """A replay batch for DDPG; with ``reencode`` its states are encoded now, by the current encoder."""
+        batch = replay.sample(self.options.rl_batch_size)
+        if self.options.reencode:
+            with torch.no_grad():
+                for key, raw in (("x", "features"), ("x_next", "features_next")):
+                    features = batch.pop(raw)
+                    batch[key] = self.net["encoder"](features.unsqueeze(1))[:, 0]
+        return batch
+
+
+NEXT_FIELDS = ("x", "features", "target", "steps_to_go")  # what a transition keeps of the step after it

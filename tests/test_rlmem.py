@@ -367,3 +367,123 @@ def test_slot_critic_ignores_which_slot_holds_what():
     assert model.ddpg.updates > 0
     with pytest.raises(ValueError, match="critic must be one of mlp, slots"):
         RLMemModel(RLMemOptions(critic="gnn"), data.spec, seed=0)
+
+
+def test_reencoded_replay_gives_the_current_encoders_x():
+    """With reencode, the replay keeps raw segments: a sampled state is the encoder's output *now*, not
+    when the transition was stored (a stale x fails this)."""
+    task, data, train, val, _ = tiny_task()
+    model = RLMemModel(RLMemOptions(reencode=True, warmup=10**9, rl_batch_size=16, batch_size=4), data.spec, seed=0)
+    sel = Selector(lambda p: task.evaluate(p, val), "mse", False, patience=5)
+    model.fit(train, val, TrainBudget(epochs=1), sel, NullLog())
+    replay = model.last_replay
+    assert "features" in replay.storage and "x" not in replay.storage
+    state = replay.generator.get_state()
+    raw = replay.sample(16)
+    encoder = model.net["encoder"]
+    with torch.no_grad():
+        replay.generator.set_state(state)
+        before = model.sample(replay)["x"]
+        for p in encoder.parameters():
+            p.add_(0.3)  # the encoder moves on
+        replay.generator.set_state(state)
+        after = model.sample(replay)
+        expected = encoder(raw["features"].unsqueeze(1))[:, 0]
+        expected_next = encoder(raw["features_next"].unsqueeze(1))[:, 0]
+    assert torch.allclose(after["x"], expected, atol=1e-6) and torch.allclose(after["x_next"], expected_next, atol=1e-6)
+    assert not torch.allclose(after["x"], before, atol=1e-3)
+
+
+def test_steps_to_go_are_stored_and_seen_by_the_critic():
+    task, data, train, val, _ = tiny_task()
+    model = RLMemModel(RLMemOptions(critic_time=True, warmup=10**9, batch_size=4, chunk=7), data.spec, seed=0)
+    sel = Selector(lambda p: task.evaluate(p, val), "mse", False, patience=5)
+    model.fit(train, val, TrainBudget(epochs=1), sel, NullLog())
+    s = {k: v[: len(model.last_replay)] for k, v in model.last_replay.storage.items()}
+    ended = s["done"] == 1
+    assert torch.all(s["steps_to_go"][ended] == 0)  # a sequence's last transition has nothing to go
+    assert torch.all(s["steps_to_go_next"][~ended] == s["steps_to_go"][~ended] - 1)
+    assert s["steps_to_go"].max() == 59  # 60 segments per sequence: 59 to go after the first
+    critic = model.ddpg.critic
+    assert critic.net[0].in_features == 64 + 2 + 10 * 32  # x, gamma^togo, togo/1000, the memory
+
+
+def _random_batch(model, n=32, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return {k: torch.rand(n, *shape, generator=g) for k, shape in model.replay_fields().items()}
+
+
+def test_the_actor_waits_for_the_critic_and_a_trust_region_anchors_it():
+    task, data, *_ = tiny_task()
+    model = RLMemModel(RLMemOptions(critic_warmup=3, trust_region=2.0), data.spec, seed=0)
+    actor = [p.clone() for p in model.net["actor"].parameters()]
+    critic = [p.clone() for p in model.ddpg.critic.parameters()]
+    for i in range(3):
+        out = model.ddpg.update(_random_batch(model, seed=i), model.reward)
+        assert "actor_loss" not in out
+    assert all(torch.equal(a, b) for a, b in zip(actor, model.net["actor"].parameters()))  # the actor waited
+    assert not all(torch.equal(a, b) for a, b in zip(critic, model.ddpg.critic.parameters()))  # the critic did not
+    assert not all(torch.equal(a, b) for a, b in zip(critic, model.ddpg.critic_target.parameters()))  # targets moved
+    batch = _random_batch(model, seed=9)
+    with torch.no_grad():
+        for p in model.net["actor"].parameters():
+            p.add_(0.05)  # online and target actors now differ
+        action, anchor = model.net["actor"](batch["x"], batch["memory"]), model.ddpg.actor_target(batch["x"], batch["memory"])
+        post = model.layout.apply(batch["memory"], action)
+        expected = -model.ddpg.critic(batch["x"], post).mean() + 2.0 * ((action - anchor) ** 2).sum(-1).mean()
+    loss = model.ddpg.actor_loss(batch, model.reward)
+    assert torch.allclose(loss, expected, atol=1e-6)
+    loss.backward()
+    assert all(p.grad is None for p in model.ddpg.actor_target.parameters())  # the anchor stays put
+    out = model.ddpg.update(_random_batch(model, seed=4), model.reward)
+    assert "actor_loss" in out  # the fourth update moves the actor
+
+
+def test_the_k_step_return_gradient_is_the_one_finite_differences_give():
+    """The diagnostic's 'true' gradient on a tiny case, in float64: central differences agree."""
+    from rlmem.diagnostics import cosine, k_step_return_gradient
+
+    torch.manual_seed(0)
+    layout = ActionLayout(3, 2)
+    actor = Actor(4, layout, 8, 1.0).double()
+    reader = torch.nn.Linear(4 + 2 * 3, 1).double()
+
+    def reward(x, memory, target):
+        return -(reader(torch.cat([x, memory.flatten(1)], -1)) - target).pow(2).mean(-1)
+
+    xs, before = torch.randn(5, 6, 4, dtype=torch.float64), torch.rand(5, 3, 2, dtype=torch.float64)
+    targets, mask = torch.randn(5, 6, 1, dtype=torch.float64), torch.ones(5, 6, dtype=torch.float64)
+    action = layout.squash(torch.randn(5, layout.size, dtype=torch.float64))
+    grad = k_step_return_gradient(actor, layout, reward, xs, before, action, targets, mask, gamma=0.9)
+
+    def ret(a):
+        with torch.no_grad():
+            memory = layout.apply(before, a)
+            total = reward(xs[:, 0], memory, targets[:, 0])
+            for k in range(1, 6):
+                memory = layout.apply(memory, actor(xs[:, k], memory))
+                total = total + 0.9**k * reward(xs[:, k], memory, targets[:, k])
+        return total
+
+    eps, numeric = 1e-6, torch.zeros_like(action)
+    for j in range(layout.size):
+        step = torch.zeros_like(action)
+        step[:, j] = eps
+        numeric[:, j] = (ret(action + step) - ret(action - step)) / (2 * eps)
+    assert torch.allclose(grad, numeric, rtol=1e-5, atol=1e-7)
+    assert torch.allclose(cosine(grad, numeric), torch.ones(5, dtype=torch.float64))
+    assert torch.allclose(cosine(grad, -numeric), -torch.ones(5, dtype=torch.float64))
+    assert all(p.grad is None for p in [*actor.parameters(), *reader.parameters()])
+
+
+def test_every_rlmem_record_holds_the_critic_diagnostic(tmp_path):
+    from benchmark.runner import RunRequest, run
+
+    (o,) = run(RunRequest(["synth-affect"], ["rlmem"], results=tmp_path, overrides=[
+        "n_sequences=12", "length=40", "lag=5", "epochs=2", "warmup=10", "rl_batch_size=8", "diag_horizon=8"]))
+    import json
+
+    rec = json.loads(o.path.read_text())
+    for row in rec["history"]:
+        assert -1 <= row["critic_cos"] <= 1 and -1 <= row["critic_cos_top"] <= 1 and -1 <= row["value_return_corr"] <= 1
+    assert rec["diagnostics"]["critic_cos"] == rec["history"][-1]["critic_cos"]

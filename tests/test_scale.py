@@ -55,16 +55,14 @@ def test_a_chunk_of_steps_matches_a_step_by_step_rollout():
     seen = {}
     original = model._store_chunk
 
-    def spy(replay, pending, xd, before, actions, seg):
-        seen.setdefault("chunk", (xd.clone(), before.clone(), actions.clone()))
-        return original(replay, pending, xd, before, actions, seg)
+    def spy(replay, pending, fields):
+        seen.setdefault("chunk", (fields["x"].clone(), fields["memory"].clone(), fields["action"].clone()))
+        return original(replay, pending, fields)
 
     model._store_chunk = spy
     batch = train[:4]
     noise = rlmem_model.make_noise("gaussian", 0.05, torch.Generator().manual_seed(1))
-    replay = rlmem_model.ReplayBuffer(1000, {"x": (64,), "memory": (10, 32), "action": (model.layout.size,),
-                                            "target": (2,), "x_next": (64,), "target_next": (2,), "done": ()},
-                                      torch.Generator().manual_seed(2))
+    replay = rlmem_model.ReplayBuffer(1000, model.replay_fields(), torch.Generator().manual_seed(2))
     optimizer = torch.optim.Adam(model.net["encoder"].parameters(), lr=0.0)  # nothing moves
     next(model._batch_updates(batch, noise, replay, optimizer, list(model.net["encoder"].parameters())))
     xd, before, actions = seen["chunk"]

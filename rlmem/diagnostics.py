@@ -1,0 +1,108 @@
+"""Does the critic point the actor the right way? The critic-gradient diagnostic.
+
+DDPG moves the write policy along the critic's action gradient dV/da. Whether that helps depends on how
+well it matches the gradient of what the writes actually earn. That gradient is known exactly here: the
+write and the reader are known functions, so the K-step return from a state can be differentiated through
+the closed-loop rollout (each later write is the policy's answer to the memory the earlier ones left).
+On held-out sequences, at steps spread over each sequence, this module compares the two:
+
+- ``critic_cos``: mean cosine between dV/da and dG_K/da over every sampled step;
+- ``critic_cos_top``: the same over the steps whose true gradient is largest (the top tenth): the steps
+  that matter, a cue being written, say;
+- ``value_return_corr``: the correlation, across sequences at the same step, between the critic's value and
+  the return the greedy policy realised (within-time: the trend with the time to go is taken out).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from rlmem.ddpg import frozen
+
+
+def k_step_return_gradient(actor, layout, reward_fn, xs: torch.Tensor, before: torch.Tensor, action: torch.Tensor,
+                           targets: torch.Tensor, mask: torch.Tensor, gamma: float) -> torch.Tensor:
+    """d/da of sum_k gamma^k r_{t+k} over the K steps in ``xs [B, K, h]`` (with their ``targets`` and
+    ``mask``), starting from the memory ``before [B, N, d]`` with ``action [B, A]`` at the first step and the
+    policy's own writes after it. Returns ``[B, A]``; no parameter gets a gradient."""
+    action = action.detach().clone().requires_grad_(True)
+    with torch.enable_grad(), frozen(actor):
+        memory = layout.apply(before, action)
+        ret = reward_fn(xs[:, 0], memory, targets[:, 0]) * mask[:, 0]
+        for k in range(1, xs.shape[1]):
+            memory = layout.apply(memory, actor(xs[:, k], memory))
+            ret = ret + gamma**k * reward_fn(xs[:, k], memory, targets[:, k]) * mask[:, k]
+        (grad,) = torch.autograd.grad(ret.sum(), action)
+    return grad
+
+
+def value_gradient(value_fn: Callable[[torch.Tensor], torch.Tensor], action: torch.Tensor) -> torch.Tensor:
+    """d/da of ``value_fn(a)`` (summed over the batch: each row's gradient is its own)."""
+    action = action.detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        (grad,) = torch.autograd.grad(value_fn(action).sum(), action)
+    return grad
+
+
+def cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Row-wise cosine; 0 where either row is 0."""
+    num = (a * b).sum(-1)
+    den = a.norm(dim=-1) * b.norm(dim=-1)
+    return torch.where(den > 0, num / den.clamp(min=1e-30), torch.zeros_like(num))
+
+
+@torch.no_grad()
+def critic_gradient_check(model, episodes: Sequence, horizon: int = 20, samples: int = 8,
+                          top: float = 0.1) -> dict[str, float]:
+    """The three figures above for an ``RLMemModel`` on ``episodes`` (greedy policy)."""
+    ddpg, actor, layout = model.ddpg, model.net["actor"], model.layout
+    gamma = ddpg.config.gamma
+    seg = model.segments(list(episodes))
+    xs = model.net["encoder"](seg.features, seg.mask)
+    n_batch, n_seg = seg.mask.shape
+    memory = model.initial_memory(n_batch)
+    before, actions, posts = [], [], []
+    for s in range(n_seg):
+        before.append(memory)
+        actions.append(actor(xs[:, s], memory))
+        memory = layout.apply(memory, actions[-1])
+        posts.append(memory)
+    before, actions, posts = torch.stack(before, 1), torch.stack(actions, 1), torch.stack(posts, 1)
+    mask = seg.mask.float()
+    rewards = model.reward(xs, posts, seg.targets) * mask
+    returns = torch.zeros_like(rewards)
+    running = torch.zeros(n_batch, device=rewards.device)
+    for s in range(n_seg - 1, -1, -1):
+        running = rewards[:, s] + gamma * running
+        returns[:, s] = running
+    lengths = seg.mask.sum(1)
+    togo = (lengths[:, None] - torch.arange(n_seg, device=lengths.device)[None] - 1).clamp(min=0).float()
+    last = n_seg - horizon
+    if last < 0:
+        return {}
+    times = sorted(set(np.linspace(0, last, num=min(samples, last + 1)).round().astype(int).tolist()))
+    cosines, norms, corrs = [], [], []
+    for t in times:
+        ok = seg.mask[:, t + horizon - 1]
+        if not ok.any():
+            continue
+        g_true = k_step_return_gradient(actor, layout, model.reward, xs[:, t: t + horizon], before[:, t],
+                                        actions[:, t], seg.targets[:, t: t + horizon], mask[:, t: t + horizon], gamma)
+        g_critic = value_gradient(lambda a: ddpg.action_value(xs[:, t], before[:, t], a, seg.targets[:, t],
+                                                              togo[:, t], model.reward), actions[:, t])
+        cosines.append(cosine(g_true, g_critic)[ok])
+        norms.append(g_true.norm(dim=-1)[ok])
+        values = ddpg.action_value(xs[:, t], before[:, t], actions[:, t], seg.targets[:, t], togo[:, t], model.reward)
+        v, r = values[ok].cpu().numpy(), returns[:, t][ok].cpu().numpy()
+        if len(v) >= 3 and v.std() > 0 and r.std() > 0:
+            corrs.append(float(np.corrcoef(v, r)[0, 1]))
+    if not cosines:
+        return {}
+    cos, norm = torch.cat(cosines), torch.cat(norms)
+    k = max(1, int(round(top * len(norm))))
+    largest = torch.topk(norm, k).indices
+    return {"critic_cos": float(cos.mean()), "critic_cos_top": float(cos[largest].mean()),
+            "value_return_corr": float(np.mean(corrs)) if corrs else 0.0}
