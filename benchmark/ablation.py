@@ -40,6 +40,11 @@ RL_DESIGN = (  # (label, model, overrides); the first is the reference
     ("actor anchored to its target (trust region 1)", "rlmem", ("model.trust_region=1.0",)),
     ("well-posed critic + anchored actor (all four)", "rlmem", ("model.reencode=true", "model.critic_time=true",
                                                                "model.critic_warmup=1000", "model.trust_region=1.0")),
+    ("critic on 10-step returns", "rlmem", ("model.n_step=10",)),
+    ("actor through 10 known writes, then the critic (SVG(10))", "rlmem", ("model.svg_k=10",)),
+    ("all of it: the four, 10-step returns, SVG(10)", "rlmem", ("model.reencode=true", "model.critic_time=true",
+                                                              "model.critic_warmup=1000", "model.trust_region=1.0",
+                                                              "model.n_step=10", "model.svg_k=10")),
     ("control: actor frozen at init", "rlmem", ("model.actor_lr=0",)),
     ("control: writes by BPTT (memnet-bptt)", "memnet-bptt", ()),
 )

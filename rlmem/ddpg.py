@@ -59,8 +59,30 @@ class DDPGConfig:
     critic_time: bool = False  # critics see the steps to go (batch["steps_to_go"], batch["steps_to_go_next"])
     critic_warmup: int = 0  # critic updates before the actor's first
     trust_region: float = 0.0  # weight of |mu(s) - mu'(s)|^2 in the actor loss
+    svg_k: int = 1  # steps of the actor's closed-loop objective on a window (1: DDPG's dV/da)
 
 VALUE_MODES = ("post-state", "future")
+
+
+def as_window(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The losses read windows of W steps (``TrajectoryReplay.sample``): ``x``, ``target``, ``valid`` and
+    ``steps_to_go`` ``[B, W + 1, ...]``, ``memory``, ``action`` and ``step_valid`` ``[B, W, ...]``. A one-step
+    transition (``x``, ``memory``, ``action``, ``target``, ``x_next``, ``target_next``, ``done``) is the
+    window of width 1."""
+    if "x_next" not in batch:
+        return batch
+    n = batch["x"].shape[0]
+    window = {
+        "x": torch.stack([batch["x"], batch["x_next"]], 1),
+        "memory": batch["memory"].unsqueeze(1),
+        "action": batch["action"].unsqueeze(1),
+        "target": torch.stack([batch["target"], batch.get("target_next", torch.zeros_like(batch["target"]))], 1),
+        "valid": torch.stack([torch.ones(n, dtype=torch.bool, device=batch["x"].device), batch["done"] < 0.5], 1),
+        "step_valid": torch.ones((n, 1), dtype=torch.bool, device=batch["x"].device),
+    }
+    if "steps_to_go" in batch:
+        window["steps_to_go"] = torch.stack([batch["steps_to_go"], batch["steps_to_go_next"]], 1)
+    return window
 
 
 @contextlib.contextmanager
@@ -84,8 +106,8 @@ class DDPG:
             raise ValueError("policy_delay must be >= 1 and target_noise >= 0")
         if config.value not in VALUE_MODES:
             raise ValueError(f"value must be one of {', '.join(VALUE_MODES)}, got {config.value!r}")
-        if config.critic_warmup < 0 or config.trust_region < 0:
-            raise ValueError("critic_warmup and trust_region must be >= 0")
+        if config.critic_warmup < 0 or config.trust_region < 0 or config.svg_k < 1:
+            raise ValueError("critic_warmup and trust_region must be >= 0, svg_k >= 1")
         critics = list(critics)
         self.actor, self.critic, self.critics, self.layout, self.config = actor, critics[0], critics, layout, config
         self.actor_target = make_target(actor)
@@ -109,25 +131,40 @@ class DDPG:
         return torch.cat([x, self.config.gamma ** togo, (togo / 1000.0).clamp(max=1.0)], dim=-1)
 
     def critic_loss(self, batch: dict[str, torch.Tensor], reward_fn: RewardFn) -> tuple[torch.Tensor, torch.Tensor]:
-        """MSE between V(z_t) and its one-step TD target; returns (loss, TD errors)."""
+        """MSE between V(z_t) and its TD target; returns (loss, TD errors). On a window of W steps (see
+        ``as_window``) the target is the n-step one, n = the steps of the window the sequence still has:
+        sum_k gamma^k r_{t+k} + gamma^n V'(z_{t+n}) (no bootstrap once the sequence has ended)."""
         c = self.config
+        b = as_window(batch)
+        width = b["action"].shape[1]
+        if c.value == "future" and width > 1:
+            raise ValueError('value="future" is one-step only (n_step=1)')
+        rows = torch.arange(b["action"].shape[0], device=b["action"].device)
+        togo = b.get("steps_to_go")
         with torch.no_grad():
-            post = self.after_write(batch["memory"], batch["action"])
-            reward = reward_fn(batch["x"], post, batch["target"])
-            next_action = self.actor_target(batch["x_next"], post)
+            post = self.after_write(b["memory"], b["action"])  # [B, W, N, d]
+            steps = b["step_valid"].to(post.dtype)
+            discount = c.gamma ** torch.arange(width, device=post.device, dtype=post.dtype)
+            flat = lambda t: t.reshape(-1, *t.shape[2:])  # noqa: E731 - reward functions see [n, ...]
+            rewards = reward_fn(flat(b["x"][:, :width]), flat(post), flat(b["target"][:, :width])).reshape(steps.shape)
+            ret = (rewards * steps * discount).sum(1)
+            n = b["step_valid"].sum(1).clamp(min=1)  # the bootstrap is the state after the last stored step
+            last, x_next = post[rows, n - 1], b["x"][rows, n]
+            goes_on = b["valid"][rows, n].to(post.dtype)
+            next_action = self.actor_target(x_next, last)
             if c.target_noise > 0:
                 noise = c.target_noise * torch.randn(next_action.shape, generator=self.generator).to(next_action.device)
                 next_action = self.layout.project(next_action + noise.clamp(-c.target_noise_clip, c.target_noise_clip))
-            next_post = self.after_write(post, next_action)
-            x_next = self.critic_input(batch["x_next"], batch.get("steps_to_go_next"))
-            next_value = torch.stack([t(x_next, next_post) for t in self.critic_targets]).min(0).values
+            next_post = self.after_write(last, next_action)
+            x_boot = self.critic_input(x_next, None if togo is None else togo[rows, n])
+            next_value = torch.stack([t(x_boot, next_post) for t in self.critic_targets]).min(0).values
             if c.value == "future":
-                next_reward = reward_fn(batch["x_next"], next_post, batch["target_next"])
-                td_target = (1.0 - batch["done"]) * (next_reward + c.gamma * next_value)
+                next_reward = reward_fn(x_next, next_post, b["target"][rows, n])
+                td_target = goes_on * (next_reward + c.gamma * next_value)
             else:
-                td_target = reward + c.gamma * (1.0 - batch["done"]) * next_value
-        x = self.critic_input(batch["x"], batch.get("steps_to_go"))
-        errors = [td_target - critic(x, post) for critic in self.critics]
+                td_target = ret + c.gamma ** n.to(post.dtype) * goes_on * next_value
+        x = self.critic_input(b["x"][:, 0], None if togo is None else togo[:, 0])
+        errors = [td_target - critic(x, post[:, 0]) for critic in self.critics]
         loss = sum((e**2).mean() for e in errors)
         return loss, errors[0].detach()
 
@@ -147,14 +184,35 @@ class DDPG:
         return value
 
     def actor_loss(self, batch: dict[str, torch.Tensor], reward_fn: RewardFn | None = None) -> torch.Tensor:
-        """Minus ``action_value`` of the actor's write (plus the trust region's anchor)."""
-        action = self.actor(batch["x"], batch["memory"])
-        value = self.action_value(batch["x"], batch["memory"], action, batch["target"], batch.get("steps_to_go"),
-                                  reward_fn)
+        """Minus ``action_value`` of the actor's write (plus the trust region's anchor). With ``svg_k`` = K > 1
+        on a window, minus the K-step objective instead: the policy writes K steps in closed loop through
+        the known write and the frozen reader, earning their rewards, and the critic values the state
+        after the last (SVG(K)); the sequence's end stops it early."""
+        b = as_window(batch)
+        x, memory, target = b["x"][:, 0], b["memory"][:, 0], b["target"][:, 0]
+        togo = b.get("steps_to_go")
+        action = self.actor(x, memory)
+        k_steps = min(self.config.svg_k, b["action"].shape[1])
+        if k_steps <= 1:
+            value = self.action_value(x, memory, action, target, None if togo is None else togo[:, 0], reward_fn)
+        else:
+            if reward_fn is None or self.config.value != "post-state":
+                raise ValueError("svg_k > 1 needs the reward function and value='post-state'")
+            value, alive, post = 0.0, torch.ones_like(x[:, 0]), self.after_write(memory, action)
+            for k in range(k_steps):
+                if k > 0:
+                    post = self.after_write(post, self.actor(b["x"][:, k], post))
+                if k < k_steps - 1:
+                    value = value + self.config.gamma**k * alive * reward_fn(b["x"][:, k], post, b["target"][:, k])
+                    alive = alive * b["step_valid"][:, k + 1].to(alive.dtype)
+                else:
+                    with frozen(self.critic):
+                        v = self.critic(self.critic_input(b["x"][:, k], None if togo is None else togo[:, k]), post)
+                    value = value + self.config.gamma**k * alive * v
         loss = -value.mean()
         if self.config.trust_region > 0:
             with torch.no_grad():
-                anchor = self.actor_target(batch["x"], batch["memory"])
+                anchor = self.actor_target(x, memory)
             loss = loss + self.config.trust_region * ((action - anchor) ** 2).sum(-1).mean()
         return loss
 

@@ -100,11 +100,11 @@ class ActionLayout:
 
 
 def write(memory: torch.Tensor, action: WriteAction) -> torch.Tensor:
-    """Retain, erase, then add: ``[B, N, d] -> [B, N, d]``."""
+    """Retain, erase, then add: ``[..., N, d] -> [..., N, d]``."""
     kept = action.retain.unsqueeze(-1) * memory
     w = action.write.unsqueeze(-1)  # [B, N, 1]
-    erased = kept * (1 - w * action.erase.unsqueeze(1))
-    return erased + w * action.add.unsqueeze(1)
+    erased = kept * (1 - w * action.erase.unsqueeze(-2))
+    return erased + w * action.add.unsqueeze(-2)
 
 
 def address(memory: torch.Tensor, key: torch.Tensor, sharpness: torch.Tensor | float = 1.0) -> torch.Tensor:
@@ -121,6 +121,6 @@ def read(memory: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
 def gated_write(memory: torch.Tensor, action: WriteAction) -> torch.Tensor:
     """Erase and add, then keep a share ``retain`` of each slot as it was: ``[B, N, d] -> [B, N, d]``."""
     w = action.write.unsqueeze(-1)
-    written = memory * (1 - w * action.erase.unsqueeze(1)) + w * action.add.unsqueeze(1)
+    written = memory * (1 - w * action.erase.unsqueeze(-2)) + w * action.add.unsqueeze(-2)
     r = action.retain.unsqueeze(-1)
     return r * memory + (1 - r) * written

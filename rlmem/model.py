@@ -33,7 +33,7 @@ from rlmem.memory import RETAIN_MODES, ActionLayout
 from rlmem.networks import CRITICS, Actor, FusionEncoder, Reader
 from rlmem.noise import NOISES, make_noise
 from rlmem.polyak import polyak_update
-from rlmem.replay import ReplayBuffer
+from rlmem.replay import TrajectoryReplay
 from rlmem.step import StepRunner, exploration_step, greedy_step
 
 EVAL_WINDOW = 2_048  # segments encoded, written and read at a time when predicting: long sequences stream
@@ -98,6 +98,8 @@ class RLMemOptions(MemoryNetOptions):
     critic_time: bool = False  # critics also see the steps to go
     critic_warmup: int = 0  # critic updates before the actor's first
     trust_region: float = 0.0  # actor loss + this x |mu(s) - mu'(s)|^2 (anchored to the target actor)
+    n_step: int = 1  # critic targets: n-step returns, bootstrapped n steps on (1: the paper's one-step TD)
+    svg_k: int = 1  # actor: K-step closed-loop objective through the known write and reader, then V (SVG(K))
     # at each validation, the critic-gradient diagnostic (rlmem.diagnostics) over this many steps on up to 8
     # validation sequences; 0 turns it off
     diag_horizon: int = 20
@@ -113,7 +115,7 @@ class RLMemOptions(MemoryNetOptions):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_options(self, at_least_1=("buffer_size", "rl_batch_size", "chunk", "policy_delay"),
+        check_options(self, at_least_1=("buffer_size", "rl_batch_size", "chunk", "policy_delay", "n_step", "svg_k"),
                       non_negative=("actor_lr", "critic_lr", "noise_sigma", "warmup", "target_noise", "replay_ratio",
                                     "critic_warmup", "trust_region", "diag_horizon"),
                       choices={"noise": NOISES, "n_critics": (1, 2), "value": VALUE_MODES, "critic": tuple(CRITICS)})
@@ -123,6 +125,8 @@ class RLMemOptions(MemoryNetOptions):
             raise ValueError(f"tau must be in (0, 1], got {self.tau!r}")
         if not 0 <= self.bptt_warmup < 1:
             raise ValueError(f"bptt_warmup must be a share of the budget in [0, 1), got {self.bptt_warmup!r}")
+        if self.value == "future" and (self.n_step > 1 or self.svg_k > 1):
+            raise ValueError("value=future is one-step only: n_step and svg_k must stay 1")
 
 
 @dataclass
@@ -311,21 +315,21 @@ class RLMemModel(MemoryNetwork):
         self.ddpg = DDPG(self.net["actor"], critics, self.layout, DDPGConfig(
             options.gamma, options.tau, options.actor_lr, options.critic_lr, options.grad_clip,
             options.policy_delay, options.target_noise, value=options.value, critic_time=options.critic_time,
-            critic_warmup=options.critic_warmup, trust_region=options.trust_region),
+            critic_warmup=options.critic_warmup, trust_region=options.trust_region, svg_k=options.svg_k),
             generator=torch.Generator().manual_seed(seed + 3))
         actor = self.net["actor"]
         self.explore = StepRunner(lambda x, memory, noise: exploration_step(actor, self.layout, x, memory, noise),
                                   options.cuda_graphs)
 
     def replay_fields(self) -> dict[str, tuple[int, ...]]:
-        """The shape of each field a stored transition holds."""
+        """The shape of each per-step field the replay keeps (``valid`` comes with the replay)."""
         o = self.options
         state = {"features": (o.segment_length, self.scaler_width)} if o.reencode else {"x": (o.hidden,)}
         fields = {**state, "memory": (o.slots, o.width), "action": (self.layout.size,),
                   "target": (self.spec.n_targets,)}
         if o.critic_time:
             fields["steps_to_go"] = ()
-        return {**fields, **{f"{k}_next": fields[k] for k in NEXT_FIELDS if k in fields}, "done": ()}
+        return fields
 
     def reward(self, x: torch.Tensor, memory_after: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Minus the MAE of the prediction read from the memory after the write (differentiable in the
@@ -344,8 +348,8 @@ class RLMemModel(MemoryNetwork):
         self.scaler.fit(train)
         order_gen = torch.Generator().manual_seed(self.seed)
         noise = make_noise(o.noise, o.noise_sigma, torch.Generator().manual_seed(self.seed + 1))
-        replay = ReplayBuffer(o.buffer_size, self.replay_fields(), torch.Generator().manual_seed(self.seed + 2),
-                              device=self.device)
+        replay = TrajectoryReplay(o.buffer_size, o.chunk, self.replay_fields(),
+                                  torch.Generator().manual_seed(self.seed + 2), device=self.device)
         self.last_replay = replay  # kept for inspection (diagnostics, tests) after fit
         supervised = [*self.net["encoder"].parameters(), *self.net["reader"].parameters(), self.memory_init]
         optimizer = torch.optim.Adam(supervised, lr=o.lr)
@@ -383,7 +387,7 @@ class RLMemModel(MemoryNetwork):
         }
         return info
 
-    def _batch_updates(self, episodes: list[Episode], noise, replay: ReplayBuffer, optimizer,
+    def _batch_updates(self, episodes: list[Episode], noise, replay: TrajectoryReplay, optimizer,
                        supervised) -> Iterator[dict[str, float]]:
         """Advance a batch of sequences in lockstep, a chunk of ``chunk`` segments at a time: the chunk's
         writes (one fused step each), its transitions stored in one call, the DDPG updates the replay ratio
@@ -393,7 +397,7 @@ class RLMemModel(MemoryNetwork):
         noise.reset()
         batch, n_seg, size = len(episodes), self.n_segments(episodes), self.layout.size
         memory = self.initial_memory(batch).detach()
-        pending = None  # the chunk's last transition, waiting for the next chunk's first x
+        pending = None  # the previous chunk, waiting for the state that follows it (this chunk's first)
         for c0 in range(0, n_seg, o.chunk):
             self.net.train()  # validation between two chunks sets eval mode
             c1 = min(n_seg, c0 + o.chunk)
@@ -412,10 +416,10 @@ class RLMemModel(MemoryNetwork):
             before = torch.cat([start.unsqueeze(1), posts[:, :-1]], 1)  # the memory each write started from
             stats: dict[str, list[float]] = {"saturation": [self.layout.saturation(actions[seg.mask])]}
             fields = self._chunk_fields(episodes, seg, xd, before, actions, c0)
-            stored = self._store_chunk(replay, pending, fields)
-            pending = {k: v[:, -1:] for k, v in fields.items()}
-            if c1 == n_seg:  # the last transition of each sequence ends its episode
-                stored += self._store(replay, pending, None)
+            stored = self._store_chunk(replay, pending, fields) if pending is not None else 0
+            pending = fields
+            if c1 == n_seg:  # the batch's sequences end in this chunk: nothing follows it
+                stored += self._store_chunk(replay, pending, None)
             for key, values in self._ddpg_updates(replay, stored).items():
                 stats.setdefault(key, []).extend(values)
             # the learnable initial memory gets its one-step gradient through the first write
@@ -432,7 +436,7 @@ class RLMemModel(MemoryNetwork):
             yield {"train_loss": loss.item(), "total_ddpg_updates": self.ddpg.updates,
                    **{key: float(np.mean(v)) for key, v in stats.items() if v}}
 
-    def _ddpg_updates(self, replay: ReplayBuffer, stored: int) -> dict[str, list[float]]:
+    def _ddpg_updates(self, replay: TrajectoryReplay, stored: int) -> dict[str, list[float]]:
         """The DDPG updates owed once ``stored`` more transitions came in: ``replay_ratio`` samples per
         stored transition, in updates of ``rl_batch_size`` (none until the replay holds ``warmup``)."""
         o = self.options
@@ -448,8 +452,8 @@ class RLMemModel(MemoryNetwork):
 
     def _chunk_fields(self, episodes: list[Episode], seg: Segments, xd: torch.Tensor, before: torch.Tensor,
                       actions: torch.Tensor, c0: int) -> dict[str, torch.Tensor]:
-        """What each step of a chunk contributes to its transition, ``[B, C, ...]`` per field: the state is
-        the encoded ``x`` or, with ``reencode``, the raw segment features (encoded again when sampled)."""
+        """What each step of a chunk keeps in the replay, ``[B, C, ...]`` per field: the state is the encoded
+        ``x`` or, with ``reencode``, the raw segment features (encoded again when sampled)."""
         o = self.options
         fields = {"memory": before, "action": actions, "target": seg.targets, "valid": seg.mask}
         if o.reencode:
@@ -462,40 +466,29 @@ class RLMemModel(MemoryNetwork):
             fields["steps_to_go"] = (total[:, None] - step[None] - 1).clamp(min=0).float()
         return fields
 
-    def _store_chunk(self, replay: ReplayBuffer, pending: dict | None, fields: dict[str, torch.Tensor]) -> int:
-        """Every transition whose next step lies in this chunk, in one call: the previous chunk's last one,
-        then steps 0 .. C-2 of this one."""
-        current = {k: v[:, :-1] for k, v in fields.items()}
-        if pending is not None:
-            current = {k: torch.cat([pending[k], v], 1) for k, v in current.items()}
-        following = fields if pending is not None else {k: v[:, 1:] for k, v in fields.items()}
-        return self._store(replay, current, following)
+    def _store_chunk(self, replay: TrajectoryReplay, chunk: dict[str, torch.Tensor],
+                     following: dict[str, torch.Tensor] | None) -> int:
+        """Store a chunk (padded to ``chunk`` steps) with the state that follows it (``following``'s first
+        step, or nothing at the end of the sequences); returns the transitions stored."""
+        size, steps = self.options.chunk, chunk["valid"].shape[1]
+        items = {}
+        for key, value in chunk.items():
+            pad = size - steps + (0 if key in TrajectoryReplay.STEP_FIELDS else 1)
+            padded = torch.cat([value, torch.zeros((value.shape[0], pad, *value.shape[2:]), dtype=value.dtype,
+                                                   device=value.device)], 1)
+            if key not in TrajectoryReplay.STEP_FIELDS and following is not None and steps == size:
+                padded[:, size] = following[key][:, 0]  # the state after a full chunk
+            items[key] = padded
+        return replay.add(**items)
 
-    @staticmethod
-    def _store(replay: ReplayBuffer, current: dict[str, torch.Tensor], following: dict[str, torch.Tensor] | None) -> int:
-        """Store the valid transitions of ``current`` (``[B, T, ...]`` per field), each with the state that
-        follows it (``following``, aligned; None: the sequences end there); returns how many."""
-        valid = current["valid"]
-        if not valid.any():
-            return 0
-        batch = {k: v[valid] for k, v in current.items() if k != "valid"}
-        for key in NEXT_FIELDS:
-            if key in current:
-                batch[f"{key}_next"] = (following[key] if following is not None else torch.zeros_like(current[key]))[valid]
-        done = ~following["valid"] if following is not None else torch.ones_like(valid)
-        batch["done"] = done[valid].float()
-        replay.add(**batch)
-        return int(valid.sum())
-
-    def sample(self, replay: ReplayBuffer) -> dict[str, torch.Tensor]:
-        """A replay batch for DDPG; with ``reencode`` its states are encoded now, by the current encoder."""
-        batch = replay.sample(self.options.rl_batch_size)
-        if self.options.reencode:
+    def sample(self, replay: TrajectoryReplay) -> dict[str, torch.Tensor]:
+        """A window batch for DDPG (``rlmem.ddpg.as_window``): ``max(n_step, svg_k)`` steps from each sampled
+        one; with ``reencode`` its states are encoded now, by the current encoder."""
+        o = self.options
+        batch = replay.sample(o.rl_batch_size, max(o.n_step, o.svg_k))
+        if o.reencode:
             with torch.no_grad():
-                for key, raw in (("x", "features"), ("x_next", "features_next")):
-                    features = batch.pop(raw)
-                    batch[key] = self.net["encoder"](features.unsqueeze(1))[:, 0]
+                batch["x"] = self.net["encoder"](batch.pop("features"))
         return batch
 
 
-NEXT_FIELDS = ("x", "features", "target", "steps_to_go")  # what a transition keeps of the step after it

@@ -379,7 +379,7 @@ def test_reencoded_replay_gives_the_current_encoders_x():
     replay = model.last_replay
     assert "features" in replay.storage and "x" not in replay.storage
     state = replay.generator.get_state()
-    raw = replay.sample(16)
+    raw = replay.sample(16, 1)  # windows of one step and the state after it
     encoder = model.net["encoder"]
     with torch.no_grad():
         replay.generator.set_state(state)
@@ -388,9 +388,8 @@ def test_reencoded_replay_gives_the_current_encoders_x():
             p.add_(0.3)  # the encoder moves on
         replay.generator.set_state(state)
         after = model.sample(replay)
-        expected = encoder(raw["features"].unsqueeze(1))[:, 0]
-        expected_next = encoder(raw["features_next"].unsqueeze(1))[:, 0]
-    assert torch.allclose(after["x"], expected, atol=1e-6) and torch.allclose(after["x_next"], expected_next, atol=1e-6)
+        expected = encoder(raw["features"])
+    assert after["x"].shape == (16, 2, 64) and torch.allclose(after["x"], expected, atol=1e-6)
     assert not torch.allclose(after["x"], before, atol=1e-3)
 
 
@@ -399,18 +398,23 @@ def test_steps_to_go_are_stored_and_seen_by_the_critic():
     model = RLMemModel(RLMemOptions(critic_time=True, warmup=10**9, batch_size=4, chunk=7), data.spec, seed=0)
     sel = Selector(lambda p: task.evaluate(p, val), "mse", False, patience=5)
     model.fit(train, val, TrainBudget(epochs=1), sel, NullLog())
-    s = {k: v[: len(model.last_replay)] for k, v in model.last_replay.storage.items()}
-    ended = s["done"] == 1
-    assert torch.all(s["steps_to_go"][ended] == 0)  # a sequence's last transition has nothing to go
-    assert torch.all(s["steps_to_go_next"][~ended] == s["steps_to_go"][~ended] - 1)
-    assert s["steps_to_go"].max() == 59  # 60 segments per sequence: 59 to go after the first
+    replay = model.last_replay
+    items = replay.counts > 0
+    togo, valid = replay.storage["steps_to_go"][items], replay.storage["valid"][items]
+    assert togo[:, 0].max() == 59  # 60 segments per sequence: 59 to go after the first
+    both = valid[:, 1:] & valid[:, :-1]  # consecutive steps of a chunk, the state after it included
+    assert torch.all(togo[:, 1:][both] == togo[:, :-1][both] - 1)
+    last = valid[:, :-1] & ~valid[:, 1:]  # a sequence's last step has nothing to go
+    assert torch.all(togo[:, :-1][last] == 0)
     critic = model.ddpg.critic
     assert critic.net[0].in_features == 64 + 2 + 10 * 32  # x, gamma^togo, togo/1000, the memory
 
 
 def _random_batch(model, n=32, seed=0):
     g = torch.Generator().manual_seed(seed)
-    return {k: torch.rand(n, *shape, generator=g) for k, shape in model.replay_fields().items()}
+    shapes = {**model.replay_fields(), "x_next": (model.options.hidden,), "target_next": (model.spec.n_targets,),
+              "done": ()}
+    return {k: torch.rand(n, *shape, generator=g) for k, shape in shapes.items()}
 
 
 def test_the_actor_waits_for_the_critic_and_a_trust_region_anchors_it():
@@ -487,3 +491,86 @@ def test_every_rlmem_record_holds_the_critic_diagnostic(tmp_path):
     for row in rec["history"]:
         assert -1 <= row["critic_cos"] <= 1 and -1 <= row["critic_cos_top"] <= 1 and -1 <= row["value_return_corr"] <= 1
     assert rec["diagnostics"]["critic_cos"] == rec["history"][-1]["critic_cos"]
+
+
+def test_trajectory_replay_samples_windows_of_consecutive_steps():
+    from rlmem.replay import TrajectoryReplay
+
+    replay = TrajectoryReplay(100, 5, {"x": (1,), "memory": (1, 1), "action": (1,), "target": (1,)},
+                              torch.Generator().manual_seed(0))
+    steps = torch.arange(6, dtype=torch.float32)
+    # sequence a: a full chunk followed by more (the state after it, 5, is stored); b: ends after 3 steps
+    x = torch.stack([steps, steps + 100]).unsqueeze(-1)
+    valid = torch.tensor([[True] * 6, [True, True, True, False, False, False]])
+    added = replay.add(x=x, target=x, valid=valid, memory=torch.zeros(2, 5, 1, 1), action=x[:, :5])
+    assert added == 8 and len(replay) == 8
+    w = replay.sample(400, 3)
+    start = w["x"][:, 0, 0]
+    for k in range(4):
+        ok = w["valid"][:, k]
+        assert torch.all(w["x"][ok, k, 0] == start[ok] + k)  # consecutive steps of one chunk
+    assert torch.all(w["valid"][start >= 100, :][:, 0]) and not w["valid"][start == 102, 1].any()  # b ended
+    late = start == 4  # a's last stored step: its window reaches the state after the chunk, then stops
+    assert torch.all(w["valid"][late, 1]) and torch.all(w["x"][late, 1, 0] == 5) and not w["valid"][late, 2].any()
+    assert not w["step_valid"][late, 1].any()  # that state has no stored write
+    assert {int(s) % 100 for s in start.tolist()} == {0, 1, 2, 3, 4}
+
+
+def test_n_step_targets_match_a_hand_computation():
+    ddpg, layout = make_ddpg()
+    g = torch.Generator().manual_seed(7)
+    n, width = 3, 3
+    b = {"x": torch.randn(n, width + 1, 5, generator=g), "memory": torch.randn(n, width, 4, 3, generator=g),
+         "action": layout.squash(torch.randn(n, width, layout.size, generator=g)),
+         "target": torch.randn(n, width + 1, 2, generator=g)}
+    # row 0: three steps, the sequence goes on; row 1: ends after its second step; row 2: the chunk ends after
+    # one step, the sequence goes on (bootstrap from the state after the chunk)
+    b["valid"] = torch.tensor([[1, 1, 1, 1], [1, 1, 0, 0], [1, 1, 0, 0]], dtype=torch.bool)
+    b["step_valid"] = torch.tensor([[1, 1, 1], [1, 1, 0], [1, 0, 0]], dtype=torch.bool)
+    _, td = ddpg.critic_loss(b, reward)
+    with torch.no_grad():
+        for row, (steps, goes_on) in enumerate(((3, 1.0), (2, 0.0), (1, 1.0))):
+            ret = 0.0
+            for k in range(steps):
+                post = write(b["memory"][row: row + 1, k], layout.split(b["action"][row: row + 1, k]))
+                ret = ret + 0.9**k * reward(None, post, None)
+            x_next = b["x"][row: row + 1, steps]
+            nxt = write(post, layout.split(ddpg.actor_target(x_next, post)))
+            target = ret + 0.9**steps * goes_on * ddpg.critic_target(x_next, nxt)
+            post0 = write(b["memory"][row: row + 1, 0], layout.split(b["action"][row: row + 1, 0]))
+            assert torch.allclose(td[row], (target - ddpg.critic(b["x"][row: row + 1, 0], post0))[0], atol=1e-6)
+
+
+def test_svg_k_differentiates_k_closed_loop_writes_then_the_critic():
+    torch.manual_seed(0)
+    layout = ActionLayout(4, 3)
+    actor, critic = Actor(5, layout, 16, 3.0), PostStateCritic(5, 4, 3, 16)
+    g = torch.Generator().manual_seed(3)
+    b = {"x": torch.randn(6, 3, 5, generator=g), "memory": torch.randn(6, 2, 4, 3, generator=g),
+         "action": torch.zeros(6, 2, layout.size), "target": torch.randn(6, 3, 2, generator=g),
+         "valid": torch.ones(6, 3, dtype=torch.bool), "step_valid": torch.tensor([[1, 1]] * 5 + [[1, 0]], dtype=torch.bool)}
+    one = DDPG(actor, [critic], layout, DDPGConfig(gamma=0.9))
+    two = DDPG(actor, [critic], layout, DDPGConfig(gamma=0.9, svg_k=2))
+    with torch.no_grad():
+        a0 = actor(b["x"][:, 0], b["memory"][:, 0])
+        m0 = write(b["memory"][:, 0], layout.split(a0))
+        assert torch.allclose(one.actor_loss(b, reward), -critic(b["x"][:, 0], m0).mean())  # K = 1: DDPG
+        m1 = write(m0, layout.split(actor(b["x"][:, 1], m0)))
+        alive = b["step_valid"][:, 1].float()  # the last row's sequence ends after its first step
+        expected = -(reward(None, m0, None) + 0.9 * alive * critic(b["x"][:, 1], m1)).mean()
+        assert torch.allclose(two.actor_loss(b, reward), expected, atol=1e-6)
+    loss = two.actor_loss(b, reward)
+    loss.backward()
+    assert all(p.grad is None for p in critic.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in actor.parameters())
+
+
+def test_n_step_and_svg_train_end_to_end():
+    task, data, train, val, _ = tiny_task()
+    model = RLMemModel(RLMemOptions(n_step=4, svg_k=3, reencode=True, critic_time=True, warmup=50,
+                                    rl_batch_size=16, batch_size=4, chunk=16, diag_horizon=8), data.spec, seed=0)
+    sel = Selector(lambda p: task.evaluate(p, val), "mse", False, patience=5)
+    info = model.fit(train, val, TrainBudget(epochs=2), sel, NullLog())
+    assert info.diagnostics["ddpg_updates"] > 0 and np.isfinite(info.history[-1]["val_mse"])
+    with pytest.raises(ValueError, match="value=future is one-step only"):
+        RLMemOptions(value="future", n_step=3)

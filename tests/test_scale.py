@@ -55,16 +55,18 @@ def test_a_chunk_of_steps_matches_a_step_by_step_rollout():
     seen = {}
     original = model._store_chunk
 
-    def spy(replay, pending, fields):
-        seen.setdefault("chunk", (fields["x"].clone(), fields["memory"].clone(), fields["action"].clone()))
-        return original(replay, pending, fields)
+    def spy(replay, chunk, following):
+        seen.setdefault("chunk", (chunk["x"].clone(), chunk["memory"].clone(), chunk["action"].clone()))
+        return original(replay, chunk, following)
 
     model._store_chunk = spy
     batch = train[:4]
     noise = rlmem_model.make_noise("gaussian", 0.05, torch.Generator().manual_seed(1))
-    replay = rlmem_model.ReplayBuffer(1000, model.replay_fields(), torch.Generator().manual_seed(2))
+    replay = rlmem_model.TrajectoryReplay(1000, 8, model.replay_fields(), torch.Generator().manual_seed(2))
     optimizer = torch.optim.Adam(model.net["encoder"].parameters(), lr=0.0)  # nothing moves
-    next(model._batch_updates(batch, noise, replay, optimizer, list(model.net["encoder"].parameters())))
+    updates = model._batch_updates(batch, noise, replay, optimizer, list(model.net["encoder"].parameters()))
+    next(updates)
+    next(updates)  # the first chunk is stored once the second has begun
     xd, before, actions = seen["chunk"]
     eps = rlmem_model.make_noise("gaussian", 0.05, torch.Generator().manual_seed(1)).sample(8, (4, model.layout.size))
     memory = model.initial_memory(4).detach()
@@ -100,19 +102,19 @@ def test_a_chunk_is_stored_in_one_call():
     task, data, train, val = tiny()
     model = RLMemModel(RLMemOptions(chunk=10, warmup=10**9, batch_size=4), data.spec, seed=0)
     adds = []
-    original = rlmem_model.ReplayBuffer.add
+    original = rlmem_model.TrajectoryReplay.add
 
     def spy(self, **batch):
         adds.append(len(batch["x"]))
         return original(self, **batch)
 
-    rlmem_model.ReplayBuffer.add = spy
+    rlmem_model.TrajectoryReplay.add = spy
     try:
         _fit(model, task, train, val, epochs=1)
     finally:
-        rlmem_model.ReplayBuffer.add = original
+        rlmem_model.TrajectoryReplay.add = original
     batches, chunks = -(-len(train) // 4), -(-50 // 10)
-    assert len(adds) == batches * (chunks + 1)  # one per chunk, plus each batch's closing transitions
+    assert len(adds) == batches * chunks  # one call per chunk
 
 
 def test_predictions_stream_through_windows_with_the_memory_carried(monkeypatch):
