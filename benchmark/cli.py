@@ -192,7 +192,10 @@ def _reporter(progress):
 
 
 THREADS_RUN = "torch threads of this process [every core]"
-THREADS_SWEEP = "torch threads of each worker [1: several torch processes with several threads each thrash a small machine]"
+# options several commands share (typer takes the same OptionInfo as the default of each)
+WORKER_THREADS_OPTION = typer.Option(
+    1, "--threads", help="torch threads of each worker [1: several torch processes with several threads each thrash a small machine]")
+DEVICE_OPTION = typer.Option(None, "--device", help="cpu, cuda[:N] or auto (CUDA when a GPU is visible) for every torch model [auto]")
 
 
 def _set_threads(threads: Optional[int]) -> None:
@@ -223,7 +226,7 @@ def run_cmd(
     tuned: bool = typer.Option(False, "--tuned", help="start each trained model from its preset made by `rlbench tune`"),
     presets: Optional[Path] = typer.Option(None, "--presets", help="results folder holding <task>/tuned/<model>.json [--results]"),
     threads: Optional[int] = typer.Option(None, "--threads", help=THREADS_RUN),
-    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda[:N] or auto (CUDA when a GPU is visible) for every torch model [auto]"),
+    device: Optional[str] = DEVICE_OPTION,
 ):
     """Train and score models on tasks; one record per (task, model, seed, fold)."""
     from benchmark.runner import run
@@ -255,8 +258,8 @@ def sweep_cmd(
     trace: bool = typer.Option(False, "--trace", help="keep the first test sequence's predictions in each record (figures)"),
     tuned: bool = typer.Option(False, "--tuned", help="start each trained model from its preset made by `rlbench tune`"),
     presets: Optional[Path] = typer.Option(None, "--presets", help="results folder holding <task>/tuned/<model>.json [--results]"),
-    threads: int = typer.Option(1, "--threads", help=THREADS_SWEEP),
-    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda[:N] or auto (CUDA when a GPU is visible) for every torch model [auto]"),
+    threads: int = WORKER_THREADS_OPTION,
+    device: Optional[str] = DEVICE_OPTION,
 ):
     """Run a grid of cells in parallel (local processes or Ray); records are written by this process."""
     from benchmark.sweep import sweep
@@ -317,8 +320,8 @@ def tune_cmd(
     workers: Optional[int] = typer.Option(None, "--workers", help="parallel cells [local: the machine's cores]"),
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (default: start a local one)"),
     plugin: List[str] = typer.Option([], "--plugin", help="module or .py file defining RLBENCH_MODELS / RLBENCH_TASKS"),
-    threads: int = typer.Option(1, "--threads", help=THREADS_SWEEP),
-    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda[:N] or auto (CUDA when a GPU is visible) for every torch model [auto]"),
+    threads: int = WORKER_THREADS_OPTION,
+    device: Optional[str] = DEVICE_OPTION,
 ):
     """Random search over each model's declared space, scored on validation only (the test split is never
     scored), the same number of trials for every model; the best becomes a preset that --tuned applies."""
@@ -362,8 +365,8 @@ def ablate_cmd(
     executor: str = typer.Option("local", "--executor", help="local (process pool) or ray"),
     workers: Optional[int] = typer.Option(None, "--workers", help="parallel cells"),
     plugin: List[str] = typer.Option([], "--plugin", help="module or .py file defining RLBENCH_MODELS / RLBENCH_TASKS"),
-    threads: int = typer.Option(1, "--threads", help=THREADS_SWEEP),
-    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda[:N] or auto (CUDA when a GPU is visible) for every torch model [auto]"),
+    threads: int = WORKER_THREADS_OPTION,
+    device: Optional[str] = DEVICE_OPTION,
 ):
     """Run an ablation as a sweep and write its report (Markdown, CSV, LaTeX) and the variants' validation
     curves (PNG, PDF)."""
