@@ -159,7 +159,7 @@ def _latest_per_cell(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     so no cell is counted twice."""
     latest: dict[tuple, dict] = {}
     for rec in records:
-        t, m = rec["task"], rec["model"]
+        t = rec["task"]
         key = (t["name"], t["version"], json.dumps(t.get("overrides") or {}, sort_keys=True), record_label(rec),
                rec["seed"], t["fold"], t.get("split_sha256"))
         started = (rec.get("provenance") or {}).get("started_at") or ""
