@@ -8,6 +8,9 @@
 2. One DDPG update, eager.
 3. One training epoch of rlmem (graphed steps) and of the full-BPTT LSTM (chunked: no cuDNN call longer than
    16,384 steps) on 8 sequences of 16,384 and 262,144 steps, 24 features: seconds and peak GPU memory.
+4. Same seed, same device, same numbers: two short trainings of each model compared prediction for prediction.
+
+Each figure is measured on its own: one that fails prints its error and the others still run.
 
 Exits 0 with a "skipped" line where no CUDA device is visible (and --device cpu is not asked for).
 """
@@ -136,6 +139,35 @@ def epoch(device, model_name: str, steps: int) -> None:
          seconds=round(time.perf_counter() - start, 2), peak_gpu_gib=None if peak is None else round(peak, 3))
 
 
+def determinism(device) -> None:
+    from benchmark.interfaces import NullLog, TrainBudget
+    from benchmark.runner import model_registry
+    from benchmark.selection import Selector
+
+    train, spec = episodes(8, 256)
+    val, _ = episodes(2, 256, seed=1)
+    for name in ("lstm", "rlmem"):
+        cls = model_registry().get(name)
+        predictions = []
+        for _ in range(2):
+            from benchmark.seeding import seed_everything
+
+            seed_everything(0)
+            model = cls(cls.Options(batch_size=8, device=str(device)), spec, seed=0)
+            model.fit(train, val, TrainBudget(epochs=2, patience=2), Selector(lambda p: {"mse": 0.0}, "mse", False, patience=2), NullLog())
+            out = model.predict(val)
+            predictions.append(np.concatenate([np.asarray(out[e.id]) for e in val]))
+        diff = float(np.abs(predictions[0] - predictions[1]).max())
+        emit(figure="same_seed_same_numbers", model=name, device=str(device), max_prediction_diff=diff, identical=diff == 0.0)
+
+
+def guarded(name, fn, *args) -> None:
+    try:
+        fn(*args)
+    except Exception as exc:  # noqa: BLE001 - a lease is short: report and go on to the next figure
+        emit(figure=name, error=f"{type(exc).__name__}: {exc}"[:300])
+
+
 def main() -> int:
     import torch
 
@@ -151,11 +183,14 @@ def main() -> int:
     if device.type == "cuda":
         emit(figure="device", gpu=torch.cuda.get_device_name(device), cuda=torch.version.cuda,
              cudnn=torch.backends.cudnn.version(), torch=torch.__version__)
-    step_equivalence(device, args.quick)
-    ddpg_update(device)
+    started = time.perf_counter()
+    guarded("step", step_equivalence, device, args.quick)
+    guarded("ddpg_update_seconds", ddpg_update, device)
+    guarded("same_seed_same_numbers", determinism, device)
     for steps in (int(s) for s in args.lengths.split(",")):
         for name in ("lstm", "rlmem"):
-            epoch(device, name, steps)
+            guarded("epoch", epoch, device, name, steps)
+    emit(figure="check_seconds", seconds=round(time.perf_counter() - started, 1))
     return 0
 
 
