@@ -115,9 +115,36 @@ def run_ablation(kind: str, request: RunRequest, model: str | None = None, value
     return board, next((v.label for v in chosen if v.reference), None), outcomes, records
 
 
-def render_report(board: Board, kind: str, reference: str | None, settings: str = "") -> dict[str, str]:
-    """Markdown (with the settings it ran under and the change of the main score against the reference
-    variant), CSV and LaTeX."""
+def learning_summary(records: Sequence[dict[str, Any]], main: str, higher_is_better: bool) -> str:
+    """How each variant trained, means over its seeds: the validation main score at the selected checkpoint
+    and at the last evaluation (a probe asks whether RL keeps what it was handed, which the selected
+    checkpoint hides), the updates run, and rlmem's critic diagnostic at the last evaluation."""
+    by_label: dict[str, list[dict[str, Any]]] = {}
+    for rec in records:
+        by_label.setdefault(rec["model"]["name"], []).append(rec)
+
+    def mean(values, digits: int = 4) -> str:
+        values = [v for v in values if v is not None]
+        return f"{sum(values) / len(values):.{digits}f}" if values else "–"
+
+    key, pick = f"val_{main}", (max if higher_is_better else min)
+    lines = [f"| variant | seeds | val {main}, selected | val {main}, last evaluation | updates run | "
+             "critic cos, all / top | V-return corr |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for label, recs in by_label.items():
+        curves = [[h for h in rec.get("history") or [] if key in h] for rec in recs]
+        lasts = [c[-1] if c else {} for c in curves]
+        cos = [mean(h.get(k) for h in lasts) for k in ("critic_cos", "critic_cos_top")]
+        lines.append(f"| {label} | {len(recs)} | {mean(pick((h[key] for h in c), default=None) for c in curves)} | "
+                     f"{mean(h.get(key) for h in lasts)} | "
+                     f"{mean(((r.get('selection') or {}).get('updates_run') for r in recs), 0)} | "
+                     f"{'–' if cos == ['–', '–'] else ' / '.join(cos)} | {mean(h.get('value_return_corr') for h in lasts)} |")
+    return "\n".join(lines) + "\n"
+
+
+def render_report(board: Board, kind: str, reference: str | None, settings: str = "",
+                  records: Sequence[dict[str, Any]] = ()) -> dict[str, str]:
+    """Markdown (with the settings it ran under, the change of the main score against the reference
+    variant and, for rl-design, how each variant trained), CSV and LaTeX."""
     main = board.metrics[0]
     ref = next((r for r in board.rows if r.model == reference), None)
     lines = [render_markdown([board]).rstrip(), ""]
@@ -128,6 +155,9 @@ def render_report(board: Board, kind: str, reference: str | None, settings: str 
         for r in board.rows:
             delta = r.stats[main][0] - ref.stats[main][0]
             lines.append(f"- {r.model}: {delta:+.4f}")
+    if kind == "rl-design" and records:
+        lines += ["", "How each variant trained (means over seeds; the selected checkpoint is the best validation "
+                  "evaluation, the test score above is taken there):", "", learning_summary(records, main, board.higher_is_better[main]).rstrip()]
     md = f"## Ablation: {kind}\n\n" + (f"Settings: `{settings}`\n\n" if settings else "") + "\n".join(lines) + "\n"
     return {"md": md, "csv": render_csv([board]), "tex": render_latex([board])}
 

@@ -381,7 +381,7 @@ def ablate_cmd(
                                                            plugin, _reporter(progress), threads)
     settings = " ".join([*(f"--set {o}" for o in request.overrides), *([f"--values {','.join(chosen)}"] if chosen else []),
                          f"--seeds {','.join(map(str, request.seeds))}", f"--folds {folds}"])
-    files = render_report(board, kind, reference, settings)
+    files = render_report(board, kind, reference, settings, records)
     folder = out or results / "ablations"
     name = report_name(request, kind, model, chosen)
     written = write_report(files, folder, name)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, ClassVar, Iterator, Sequence
 
 import numpy as np
@@ -91,7 +91,7 @@ class RLMemOptions(MemoryNetOptions):
     value: str = "post-state"  # critic target: "post-state" (the paper's V(s')) or "future" (see rlmem.ddpg)
     critic: str = "mlp"  # "mlp" on (x_t, flattened M_t), or "slots": permutation-invariant over slots
     # share of the update cap trained end to end by BPTT before RL takes over (a diagnostic: can RL keep a
-    # good policy?); 0 = RL from the start
+    # good policy?); 0 = RL from the start. Early stopping waits until RL has had `patience` evaluations.
     bptt_warmup: float = 0.0
     # well-posed critic targets and an anchored actor (issue of the design study; all off = the paper):
     reencode: bool = False  # replay keeps raw segments, encoded by the current encoder when sampled
@@ -355,7 +355,10 @@ class RLMemModel(MemoryNetwork):
         optimizer = torch.optim.Adam(supervised, lr=o.lr)
         per_epoch = self.updates_per_epoch(train)
         self.replay_credit = 0.0  # samples DDPG is owed by the replay ratio
-        warm = round(o.bptt_warmup * budget.plan(per_epoch).max_updates)
+        plan = budget.plan(per_epoch)
+        warm = round(o.bptt_warmup * plan.max_updates)
+        if warm:  # early stopping during the warm-up would end the probe before RL has run at all
+            budget = replace(budget, min_updates=min(plan.max_updates, warm + plan.patience * plan.eval_every))
 
         def updates() -> Iterator[dict[str, float]]:
             batches = self.batches(train, order_gen)

@@ -38,6 +38,7 @@ def test_ablations_write_reports(tmp_path, kind, args, rows):
     for row in rows:
         assert has_row(md, row), row
     assert "Change of mse against" in md and "+0.0000" in md  # the reference against itself
+    assert ("| val mse, last evaluation |" in md) == (kind == "rl-design")  # how each variant trained
     assert (tmp_path / "res" / "ablations" / f"{name}.csv").read_text().startswith("task,")
     assert r"\begin{tabular}" in (tmp_path / "res" / "ablations" / f"{name}.tex").read_text()
     curves = tmp_path / "res" / "ablations" / f"{name}-curves.png"
@@ -65,3 +66,19 @@ def test_report_names_keep_different_ablations_apart():
     assert len(names) == 4 and "synth-affect-memory-size__lag=10,seeds=0+1" in names
     long = name(overrides=[f"option{i}=value{i}" for i in range(12)])
     assert len(long) < 60  # very long settings are named by their hash
+
+
+def test_rl_design_summary_shows_the_last_evaluation_beside_the_selected_one():
+    from benchmark.ablation import learning_summary
+
+    def rec(label, curve, cos=None, runs=300):
+        history = [{"update": 50 * (i + 1), "val_mse": v, **({"critic_cos": cos, "critic_cos_top": cos} if cos else {})}
+                   for i, v in enumerate(curve)]
+        return {"model": {"name": label}, "history": history, "selection": {"updates_run": runs}}
+
+    md = learning_summary([rec("probe", [0.05, 0.03, 0.09], cos=0.5), rec("probe", [0.07, 0.05, 0.11], cos=0.3),
+                           rec("memnet-bptt", [0.2, 0.1], runs=100)], "mse", higher_is_better=False)
+    assert has_row(md, "probe", " 2 | 0.0400 | 0.1000 | 300 | 0.4000 / 0.4000 |")  # best, last, both seeds
+    assert has_row(md, "memnet-bptt", " 1 | 0.1000 | 0.1000 | 100 | – |")
+    higher = learning_summary([rec("a", [0.2, 0.6, 0.4])], "mse", higher_is_better=True)
+    assert has_row(higher, "a", " 1 | 0.6000 | 0.4000 |")

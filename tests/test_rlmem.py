@@ -327,6 +327,18 @@ def test_future_value_critic_target_and_actor_loss():
         DDPG(ddpg.actor, [ddpg.critic], layout, DDPGConfig(value="q"))
 
 
+def test_bptt_warmup_probe_is_not_stopped_before_rl_has_run():
+    # the probe asks what RL does with a handed policy: early stopping in the BPTT phase must not end it
+    task, data, train, val, test = tiny_task()
+    model = RLMemModel(RLMemOptions(warmup=50, rl_batch_size=16, bptt_warmup=0.5, batch_size=4, diag_horizon=0),
+                       data.spec, seed=0)
+    sel = Selector(lambda p: {"mse": 1.0}, "mse", False, patience=1)  # never improves: would stop at once
+    info = model.fit(train, val, TrainBudget(max_updates=16, eval_every=2, patience=1, min_updates=0), sel, NullLog())
+    assert info.diagnostics["bptt_warmup_updates"] == 8
+    assert info.updates_run == 10 and info.stopped_by == "early-stop"  # warm-up, then one patience window of RL
+    assert model.ddpg.updates > 0
+
+
 def test_bptt_warmup_trains_the_policy_end_to_end_then_hands_it_to_ddpg():
     task, data, train, val, test = tiny_task()
     model = RLMemModel(RLMemOptions(warmup=50, rl_batch_size=16, bptt_warmup=0.5, actor_lr=0.0, batch_size=4),
