@@ -129,15 +129,15 @@ def learning_summary(records: Sequence[dict[str, Any]], main: str, higher_is_bet
 
     key, pick = f"val_{main}", (max if higher_is_better else min)
     lines = [f"| variant | seeds | val {main}, selected | val {main}, last evaluation | updates run | "
-             "critic cos, all / top | V-return corr |", "|---|---:|---:|---:|---:|---:|---:|"]
+             "critic cos, all / top / later | V-return corr |", "|---|---:|---:|---:|---:|---:|---:|"]
     for label, recs in by_label.items():
         curves = [[h for h in rec.get("history") or [] if key in h] for rec in recs]
         lasts = [c[-1] if c else {} for c in curves]
-        cos = [mean(h.get(k) for h in lasts) for k in ("critic_cos", "critic_cos_top")]
+        cos = [mean(h.get(k) for h in lasts) for k in ("critic_cos", "critic_cos_top", "critic_cos_later")]
         lines.append(f"| {label} | {len(recs)} | {mean(pick((h[key] for h in c), default=None) for c in curves)} | "
                      f"{mean(h.get(key) for h in lasts)} | "
                      f"{mean(((r.get('selection') or {}).get('updates_run') for r in recs), 0)} | "
-                     f"{'–' if cos == ['–', '–'] else ' / '.join(cos)} | {mean(h.get('value_return_corr') for h in lasts)} |")
+                     f"{'–' if set(cos) == {'–'} else ' / '.join(cos)} | {mean(h.get('value_return_corr') for h in lasts)} |")
     return "\n".join(lines) + "\n"
 
 

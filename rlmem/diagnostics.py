@@ -9,6 +9,10 @@ On held-out sequences, at steps spread over each sequence, this module compares 
 - ``critic_cos``: mean cosine between dV/da and dG_K/da over every sampled step;
 - ``critic_cos_top``: the same over the steps whose true gradient is largest (the top tenth): the steps
   that matter, a cue being written, say;
+- ``critic_cos_later`` and ``critic_cos_later_top``: the same for the part of the return after the step's own
+  reward. That reward is a known function of the write, and a critic that adds it exactly
+  (``value=future``) gets a high cosine from it alone wherever it dominates; the later part is what the
+  critic must learn, so both gradients have the step's own reward gradient taken out;
 - ``value_return_corr``: the correlation, across sequences at the same step, between the critic's value and
   the return the greedy policy realised (within-time: the trend with the time to go is taken out).
 """
@@ -84,7 +88,7 @@ def critic_gradient_check(model, episodes: Sequence, horizon: int = 20, samples:
     if last < 0:
         return {}
     times = sorted(set(np.linspace(0, last, num=min(samples, last + 1)).round().astype(int).tolist()))
-    cosines, norms, corrs = [], [], []
+    cosines, norms, later, later_norms, corrs = [], [], [], [], []
     for t in times:
         ok = seg.mask[:, t + horizon - 1]
         if not ok.any():
@@ -93,8 +97,12 @@ def critic_gradient_check(model, episodes: Sequence, horizon: int = 20, samples:
                                         actions[:, t], seg.targets[:, t: t + horizon], mask[:, t: t + horizon], gamma)
         g_critic = value_gradient(lambda a: ddpg.action_value(xs[:, t], before[:, t], a, seg.targets[:, t],
                                                               togo[:, t], model.reward), actions[:, t])
+        g_own = k_step_return_gradient(actor, layout, model.reward, xs[:, t: t + 1], before[:, t], actions[:, t],
+                                       seg.targets[:, t: t + 1], mask[:, t: t + 1], gamma)
         cosines.append(cosine(g_true, g_critic)[ok])
         norms.append(g_true.norm(dim=-1)[ok])
+        later.append(cosine(g_true - g_own, g_critic - g_own)[ok])
+        later_norms.append((g_true - g_own).norm(dim=-1)[ok])
         values = ddpg.action_value(xs[:, t], before[:, t], actions[:, t], seg.targets[:, t], togo[:, t], model.reward)
         v, r = values[ok].cpu().numpy(), returns[:, t][ok].cpu().numpy()
         if len(v) >= 3 and v.std() > 0 and r.std() > 0:
@@ -102,7 +110,9 @@ def critic_gradient_check(model, episodes: Sequence, horizon: int = 20, samples:
     if not cosines:
         return {}
     cos, norm = torch.cat(cosines), torch.cat(norms)
+    cos_later, norm_later = torch.cat(later), torch.cat(later_norms)
     k = max(1, int(round(top * len(norm))))
-    largest = torch.topk(norm, k).indices
+    largest, largest_later = torch.topk(norm, k).indices, torch.topk(norm_later, k).indices
     return {"critic_cos": float(cos.mean()), "critic_cos_top": float(cos[largest].mean()),
+            "critic_cos_later": float(cos_later.mean()), "critic_cos_later_top": float(cos_later[largest_later].mean()),
             "value_return_corr": float(np.mean(corrs)) if corrs else 0.0}

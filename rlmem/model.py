@@ -381,7 +381,8 @@ class RLMemModel(MemoryNetwork):
         info.diagnostics = {
             "td_error": last.get("td_error"),
             "action_saturation": last.get("saturation"),
-            **{key: last.get(key) for key in ("critic_cos", "critic_cos_top", "value_return_corr") if key in last},
+            **{key: last.get(key) for key in ("critic_cos", "critic_cos_top", "critic_cos_later", "critic_cos_later_top",
+                                        "value_return_corr") if key in last},
             "ddpg_updates": self.ddpg.updates,
             "supervised_updates": info.updates_run,
             "bptt_warmup_updates": min(warm, info.updates_run),

@@ -72,13 +72,13 @@ def test_rl_design_summary_shows_the_last_evaluation_beside_the_selected_one():
     from benchmark.ablation import learning_summary
 
     def rec(label, curve, cos=None, runs=300):
-        history = [{"update": 50 * (i + 1), "val_mse": v, **({"critic_cos": cos, "critic_cos_top": cos} if cos else {})}
+        history = [{"update": 50 * (i + 1), "val_mse": v, **({"critic_cos": cos, "critic_cos_top": cos, "critic_cos_later": cos} if cos else {})}
                    for i, v in enumerate(curve)]
         return {"model": {"name": label}, "history": history, "selection": {"updates_run": runs}}
 
     md = learning_summary([rec("probe", [0.05, 0.03, 0.09], cos=0.5), rec("probe", [0.07, 0.05, 0.11], cos=0.3),
                            rec("memnet-bptt", [0.2, 0.1], runs=100)], "mse", higher_is_better=False)
-    assert has_row(md, "probe", " 2 | 0.0400 | 0.1000 | 300 | 0.4000 / 0.4000 |")  # best, last, both seeds
+    assert has_row(md, "probe", " 2 | 0.0400 | 0.1000 | 300 | 0.4000 / 0.4000 / 0.4000 |")  # best, last, both seeds
     assert has_row(md, "memnet-bptt", " 1 | 0.1000 | 0.1000 | 100 | – |")
     higher = learning_summary([rec("a", [0.2, 0.6, 0.4])], "mse", higher_is_better=True)
     assert has_row(higher, "a", " 1 | 0.6000 | 0.4000 |")

@@ -492,6 +492,24 @@ def test_the_k_step_return_gradient_is_the_one_finite_differences_give():
     assert all(p.grad is None for p in [*actor.parameters(), *reader.parameters()])
 
 
+def test_a_critic_that_knows_only_the_steps_own_reward_scores_zero_on_the_later_part():
+    # value=future adds the step's reward exactly: the overall cosine then credits the critic for a part it
+    # did not learn; the later cosine must not
+    from rlmem.diagnostics import critic_gradient_check
+
+    task, data, train, val, _ = tiny_task(length=40)
+    model = RLMemModel(RLMemOptions(), data.spec, seed=0)
+    model.scaler.fit(train)
+
+    def own_reward_only(x, memory, action, target, togo, reward_fn):
+        return reward_fn(x, model.ddpg.after_write(memory, action), target)
+
+    model.ddpg.action_value = own_reward_only
+    out = critic_gradient_check(model, val[:4], horizon=8)
+    assert out["critic_cos"] > 0.3  # the own reward carries much of the true gradient
+    assert out["critic_cos_later"] == 0.0 and out["critic_cos_later_top"] == 0.0
+
+
 def test_every_rlmem_record_holds_the_critic_diagnostic(tmp_path):
     from benchmark.runner import RunRequest, run
 
@@ -501,7 +519,8 @@ def test_every_rlmem_record_holds_the_critic_diagnostic(tmp_path):
 
     rec = json.loads(o.path.read_text())
     for row in rec["history"]:
-        assert -1 <= row["critic_cos"] <= 1 and -1 <= row["critic_cos_top"] <= 1 and -1 <= row["value_return_corr"] <= 1
+        assert all(-1 <= row[k] <= 1 for k in ("critic_cos", "critic_cos_top", "critic_cos_later",
+                                               "critic_cos_later_top", "value_return_corr"))
     assert rec["diagnostics"]["critic_cos"] == rec["history"][-1]["critic_cos"]
 
 
