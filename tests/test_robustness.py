@@ -77,7 +77,9 @@ def _cli(*args):
 
 
 def _interrupt_after_records(cmd, results, n, env):
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # a suite started in the background (`pytest &`) inherits SIGINT ignored; Ctrl-C at a terminal is not
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while len(list(results.rglob("fold=*.json"))) < n and time.time() < deadline and proc.poll() is None:
         time.sleep(0.2)
