@@ -246,6 +246,7 @@ def validation_curves(records: Sequence[dict], out: Path) -> list[Path]:
 
 
 def all_figures(records: Sequence[dict], out: Path) -> list[Path]:
+    records = [r for r in records if r.get("purpose", "run") == "run"]  # tuning trials hold no test scores
     written = memory_horizon(records, out) + validation_curves(records, out)
     for r in records:
         written += memory_trace(r, out) + prediction_trace(r, out)

@@ -81,6 +81,10 @@ def test_tune_end_to_end_then_run_tuned(tmp_path):
     table = runner.invoke(app, ["table", "--results", str(res)]).output
     assert has_row(table, "lstm [epochs=2, patience=2] (tuned)")
     assert "tuned: 4 random-search trials per model on validation" in table
+    paper = runner.invoke(app, ["paper", "--results", str(res)])  # trials (no test scores) stay out of it
+    assert paper.exit_code == 0, paper.output
+    curves = next((res / "paper" / "figures").glob("curves_synth-affect*.png"))
+    assert curves.is_file() and "(tuned)" in paper.output
     # --set still wins over a preset
     r = runner.invoke(app, ["run", "--task", "synth-affect", "--model", "lstm", "--tuned", "--results", str(res),
                             "--set", "hidden=8", *TINY])
