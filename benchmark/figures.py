@@ -30,10 +30,9 @@ def _save(fig, out: Path, name: str) -> list[Path]:
     return paths
 
 
-def memory_horizon(records: Iterable[dict], out: Path, task: str = "synth-affect") -> list[Path]:
-    """Test main score against the dependency lag, one line per model (mean over seeds, ± std). Records
-    are grouped by their task options other than the lag; the group that spans the most lags is drawn,
-    so studies at other sizes in the same folder do not mix into it."""
+def horizon_points(records: Iterable[dict], task: str = "synth-affect") -> tuple[dict[str, dict[int, list[float]]], str, str]:
+    """For ``memory_horizon``: per model label, the test main scores at each lag, of the one group of records
+    (task version and options other than the lag) that spans the most lags; with that version and the score."""
     settings: dict[str, dict[str, dict[int, list[float]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
     main = None
     for r in records:
@@ -43,12 +42,22 @@ def memory_horizon(records: Iterable[dict], out: Path, task: str = "synth-affect
         if lag is None:
             continue
         main = r["task"]["main_score"]
-        setting = json.dumps({k: v for k, v in (r["task"].get("overrides") or {}).items() if k != "lag"}, sort_keys=True)
+        setting = json.dumps({"version": r["task"]["version"],  # another version's defaults are other data
+                              **{k: v for k, v in (r["task"].get("overrides") or {}).items() if k != "lag"}}, sort_keys=True)
         settings[setting][record_label(r)][int(lag)].append(r["scores"]["test"][main])
     if not settings:
-        return []
-    points = max(settings.values(), key=lambda lines: (len({lag for by in lines.values() for lag in by}),
-                                                       sum(len(v) for by in lines.values() for v in by.values())))
+        return {}, "", ""
+    chosen = max(settings, key=lambda k: (len({lag for by in settings[k].values() for lag in by}),
+                                          sum(len(v) for by in settings[k].values() for v in by.values())))
+    points, version = settings[chosen], json.loads(chosen)["version"]
+    return points, version, main
+
+
+def memory_horizon(records: Iterable[dict], out: Path, task: str = "synth-affect") -> list[Path]:
+    """Test main score against the dependency lag, one line per model (mean over seeds, ± std). Records
+    are grouped by their task version and options other than the lag; the group that spans the most lags is
+    drawn, so studies at other sizes or task versions in the same folder do not mix into it."""
+    points, version, main = horizon_points(records, task)
     if not points or all(len(v) < 2 for v in points.values()):
         return []
     plt = _plt()
@@ -64,7 +73,7 @@ def memory_horizon(records: Iterable[dict], out: Path, task: str = "synth-affect
     _plain_log_ticks(ax.xaxis)
     ax.set_xlabel("dependency lag (segments)")
     ax.set_ylabel(f"test {main}")
-    ax.set_title(f"Memory horizon on {task}")
+    ax.set_title(f"Memory horizon on {task} v{version}")
     ax.legend(fontsize=8)
     return _save(fig, out, f"memory_horizon_{task}")
 
