@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from benchmark.config import ConfigError
-from benchmark.leaderboard import Board, build_boards, render_csv, render_latex, render_markdown
+from benchmark.leaderboard import (Board, _mean_std, build_boards, format_number, render_csv, render_latex,
+                                  render_markdown)
 from benchmark.records import load_record
 from benchmark.runner import Reporter, RunRequest, prepare
 from benchmark.sweep import sweep
@@ -125,7 +126,7 @@ def learning_summary(records: Sequence[dict[str, Any]], main: str, higher_is_bet
 
     def mean(values, digits: int = 4) -> str:
         values = [v for v in values if v is not None]
-        return f"{sum(values) / len(values):.{digits}f}" if values else "–"
+        return format_number(_mean_std(values)[0], digits) if values else "–"
 
     key, pick = f"val_{main}", (max if higher_is_better else min)
     lines = [f"| variant | seeds | val {main}, selected | val {main}, last evaluation | updates run | "

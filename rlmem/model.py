@@ -28,7 +28,7 @@ from benchmark.interfaces import (FitInfo, Model, TrainBudget, TrainingLog, chec
                                   torch_device)
 from benchmark.selection import Selector
 from rlmem.ddpg import DDPG, VALUE_MODES, DDPGConfig, frozen
-from rlmem.diagnostics import critic_gradient_check
+from rlmem.diagnostics import KEYS as DIAGNOSTIC_KEYS, critic_gradient_check
 from rlmem.memory import RETAIN_MODES, ActionLayout
 from rlmem.networks import CRITICS, Actor, FusionEncoder, Reader
 from rlmem.noise import NOISES, make_noise
@@ -381,8 +381,7 @@ class RLMemModel(MemoryNetwork):
         info.diagnostics = {
             "td_error": last.get("td_error"),
             "action_saturation": last.get("saturation"),
-            **{key: last.get(key) for key in ("critic_cos", "critic_cos_top", "critic_cos_later", "critic_cos_later_top",
-                                        "value_return_corr") if key in last},
+            **{key: last[key] for key in DIAGNOSTIC_KEYS if key in last},
             "ddpg_updates": self.ddpg.updates,
             "supervised_updates": info.updates_run,
             "bptt_warmup_updates": min(warm, info.updates_run),
