@@ -223,3 +223,6 @@ def test_the_gpu_check_skips_without_cuda_and_runs_its_code_on_a_cpu():
     assert [f["equal"] for f in figures if f.get("figure") == "graph_vs_eager"] == [True, True]
     assert {(f["model"], f["steps"]) for f in figures if f.get("figure") == "epoch" and "seconds" in f} == {
         ("lstm", 64), ("rlmem", 64)}
+    assert not [f for f in figures if "error" in f]  # each figure is guarded: a failure would print, not raise
+    assert [(f["model"], f["identical"]) for f in figures if f.get("figure") == "same_seed_same_numbers"] == [
+        ("lstm", True), ("rlmem", True)]
