@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
 
-from benchmark.leaderboard import record_label
+from benchmark.leaderboard import record_label, task_setting
 
 
 def _plt():
@@ -33,7 +32,7 @@ def _save(fig, out: Path, name: str) -> list[Path]:
 def horizon_points(records: Iterable[dict], task: str = "synth-affect") -> tuple[dict[str, dict[int, list[float]]], str, str]:
     """For ``memory_horizon``: per model label, the test main scores at each lag, of the one group of records
     (task version and options other than the lag) that spans the most lags; with that version and the score."""
-    settings: dict[str, dict[str, dict[int, list[float]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
+    settings: dict[tuple[str, str], dict[str, dict[int, list[float]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
     main = None
     for r in records:
         if r["status"] != "completed" or r["task"]["name"] != task:
@@ -42,14 +41,13 @@ def horizon_points(records: Iterable[dict], task: str = "synth-affect") -> tuple
         if lag is None:
             continue
         main = r["task"]["main_score"]
-        setting = json.dumps({"version": r["task"]["version"],  # another version's defaults are other data
-                              **{k: v for k, v in (r["task"].get("overrides") or {}).items() if k != "lag"}}, sort_keys=True)
+        setting = task_setting(r["task"], ignore=("lag",))
         settings[setting][record_label(r)][int(lag)].append(r["scores"]["test"][main])
     if not settings:
         return {}, "", ""
     chosen = max(settings, key=lambda k: (len({lag for by in settings[k].values() for lag in by}),
                                           sum(len(v) for by in settings[k].values() for v in by.values())))
-    points, version = settings[chosen], json.loads(chosen)["version"]
+    points, version = settings[chosen], chosen[1]
     return points, version, main
 
 
@@ -238,19 +236,22 @@ def prediction_trace(record: dict, out: Path) -> list[Path]:
 
 
 def validation_curves(records: Sequence[dict], out: Path) -> list[Path]:
-    """One figure per task setting (task and its overrides): every trained model's validation curve, so a
-    reader sees whether a comparison is between models that had finished learning."""
-    from benchmark.leaderboard import model_label
-
-    settings: dict[str, list[dict]] = defaultdict(list)
+    """One figure per task setting (task, overrides and version, as the tables group them): every trained
+    model's validation curve, so a reader sees whether a comparison is between models that had finished
+    learning."""
+    settings: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for r in records:
         if r.get("status") == "completed" and r.get("history") and r.get("purpose", "run") == "run":
-            settings[model_label(r["task"]["name"], r["task"].get("overrides") or {})].append(
-                {**r, "model": {**r["model"], "name": record_label(r)}})
+            settings[task_setting(r["task"])].append({**r, "model": {**r["model"], "name": record_label(r)}})
+    versions = defaultdict(set)
+    for label, version in settings:
+        versions[label].add(version)
     written = []
-    for setting, recs in sorted(settings.items()):
-        stem = "curves_" + "".join(ch if ch.isalnum() or ch in "-_=," else "_" for ch in setting).strip("_")
-        written += training_curves(recs, out, stem, f"{setting}: validation score while training")
+    for (label, version), recs in sorted(settings.items()):
+        # the version joins the file name only where one folder holds several, so today's names stay
+        name = label if len(versions[label]) == 1 else f"{label}_v{version}"
+        stem = "curves_" + "".join(ch if ch.isalnum() or ch in "-_=," else "_" for ch in name).strip("_")
+        written += training_curves(recs, out, stem, f"{label} (v{version}): validation score while training")
     return written
 
 

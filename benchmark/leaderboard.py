@@ -88,6 +88,14 @@ def model_label(name: str, overrides: dict[str, Any]) -> str:
     return f"{name} [{', '.join(f'{k}={v}' for k, v in sorted(overrides.items()))}]"
 
 
+def task_setting(task: dict[str, Any], ignore: Sequence[str] = ()) -> tuple[str, str]:
+    """The key under which tables and figures put records side by side: the task with its overrides (less
+    ``ignore``, e.g. the lag a figure spreads along its axis) and its version, since another version's
+    defaults are other data."""
+    overrides = {k: v for k, v in (task.get("overrides") or {}).items() if k not in ignore}
+    return model_label(task["name"], overrides), task["version"]
+
+
 def still_improving(record: dict[str, Any]) -> bool:
     return (record.get("selection") or {}).get("convergence") == "still-improving"
 
@@ -102,7 +110,7 @@ def build_boards(records: Iterable[dict[str, Any]], split: str = "test", tasks: 
         t = rec["task"]
         if tasks and t["name"] not in tasks:
             continue
-        task_key = (model_label(t["name"], t.get("overrides") or {}), t["version"])
+        task_key = task_setting(t)
         task_meta.setdefault(task_key, t)
         label = record_label(rec)
         model_key = (label, rec["model"]["reference"])

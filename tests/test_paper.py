@@ -148,3 +148,22 @@ def test_memory_horizon_does_not_mix_task_versions():
     points, version, main = horizon_points(old + new)
     assert version == "1.0" and main == "mse"
     assert {lag: v for lag, v in points["lstm"].items()} == {10: [0.03], 50: [0.08], 200: [0.1]}
+
+
+def test_validation_curves_do_not_mix_task_versions(tmp_path, monkeypatch):
+    import benchmark.figures as figures
+
+    def rec(version, curve):
+        return {"status": "completed", "purpose": "run", "task": {"name": "synth-affect", "version": version, "overrides": {}},
+                "model": {"name": "lstm", "overrides": {}}, "selection": {"update": 50},
+                "history": [{"update": 50 * (i + 1), "val_mse": v} for i, v in enumerate(curve)]}
+
+    drawn = []
+    monkeypatch.setattr(figures, "training_curves",
+                        lambda recs, out, name, title: drawn.append((name, title, [r["task"]["version"] for r in recs])) or [])
+    figures.validation_curves([rec("1.0", [0.3, 0.2]), rec("2.0", [0.1, 0.05]), rec("2.0", [0.12, 0.06])], tmp_path)
+    assert sorted(drawn) == [("curves_synth-affect_v1_0", "synth-affect (v1.0): validation score while training", ["1.0"]),
+                             ("curves_synth-affect_v2_0", "synth-affect (v2.0): validation score while training", ["2.0", "2.0"])]
+    drawn.clear()
+    figures.validation_curves([rec("2.0", [0.1, 0.05])], tmp_path)  # one version: the name stays as before
+    assert drawn == [("curves_synth-affect", "synth-affect (v2.0): validation score while training", ["2.0"])]
