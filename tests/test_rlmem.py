@@ -13,7 +13,7 @@ from rlmem.model import MemNetBPTTModel, MemoryNetOptions, RLMemModel, RLMemOpti
 from rlmem.networks import Actor, PostStateCritic
 from rlmem.noise import GaussianNoise, OrnsteinUhlenbeckNoise
 from rlmem.polyak import polyak_update
-from rlmem.replay import ReplayBuffer
+from rlmem.replay import TrajectoryReplay
 from tasks.synthetic import SynthAffect, SynthAffectOptions
 
 
@@ -137,13 +137,19 @@ def test_noise_and_replay_are_seeded_and_reset():
     ou((3,))
     ou.reset()
     assert ou.state is None
-    buf = ReplayBuffer(5, {"a": (2,), "b": ()}, torch.Generator().manual_seed(0))
-    buf.add(a=torch.ones(3, 2), b=torch.arange(3.0))
-    buf.add(a=torch.zeros(4, 2), b=torch.arange(3.0, 7.0))
-    assert len(buf) == 5 and sorted(buf.storage["b"].tolist()) == [2, 3, 4, 5, 6]  # oldest overwritten
-    s1 = buf.sample(16)
+    # a ring of 3 one-step chunks: the oldest chunks are overwritten, and the same seed draws the same windows
+    buf = TrajectoryReplay(3, 1, {"x": (), "memory": (), "action": (), "target": ()}, torch.Generator().manual_seed(0))
+
+    def chunks(values):
+        v = torch.tensor(values, dtype=torch.float32)[:, None].repeat(1, 2)
+        return dict(x=v, target=v, memory=v[:, :1], action=v[:, :1], valid=torch.ones(len(values), 2, dtype=torch.bool))
+
+    assert buf.add(**chunks([0, 1])) == 2 and len(buf) == 2
+    assert buf.add(**chunks([2, 3, 4])) == 3 and len(buf) == 3 and buf.added == 5
+    assert sorted(buf.storage["x"][:, 0].tolist()) == [2, 3, 4]
+    s1 = buf.sample(16, 1)
     buf.generator.manual_seed(0)
-    assert torch.equal(s1["b"], buf.sample(16)["b"])
+    assert torch.equal(s1["x"], buf.sample(16, 1)["x"]) and set(s1["x"][:, 0].tolist()) <= {2.0, 3.0, 4.0}
 
 
 def tiny_task(lag=4, n=24, length=60):

@@ -91,22 +91,23 @@ def ddpg_update(device) -> None:
     import torch
 
     from rlmem.model import RLMemModel, RLMemOptions
-    from rlmem.replay import ReplayBuffer
+    from rlmem.replay import TrajectoryReplay
 
     eps, spec = episodes(1, 8)
-    model = RLMemModel(RLMemOptions(device=str(device)), spec, seed=0)
+    model = RLMemModel(RLMemOptions(device=str(device), rl_batch_size=512), spec, seed=0)
     o = model.options
-    replay = ReplayBuffer(4096, {"x": (o.hidden,), "memory": (o.slots, o.width), "action": (model.layout.size,),
-                                 "target": (2,), "x_next": (o.hidden,), "target_next": (2,), "done": ()},
-                          torch.Generator().manual_seed(0), device=device)
+    # the replay training uses, filled with random chunks: the update's cost does not depend on their values
+    replay = TrajectoryReplay(4096, o.chunk, model.replay_fields(), torch.Generator().manual_seed(0), device=device)
     g = torch.Generator().manual_seed(1)
-    replay.add(**{k: torch.randn(4096, *v.shape[1:], generator=g).to(device) for k, v in replay.storage.items()})
+    items = {k: torch.randn(replay.capacity, *v.shape[1:], generator=g).to(device)
+             for k, v in replay.storage.items() if k != "valid"}
+    replay.add(**items, valid=torch.ones(replay.capacity, o.chunk + 1, dtype=torch.bool, device=device))
     for _ in range(3):
-        model.ddpg.update(replay.sample(512), model.reward)
+        model.ddpg.update(model.sample(replay), model.reward)
     sync(device)
     start = time.perf_counter()
     for _ in range(20):
-        model.ddpg.update(replay.sample(512), model.reward)
+        model.ddpg.update(model.sample(replay), model.reward)
     sync(device)
     emit(figure="ddpg_update_seconds", device=str(device), batch=512, seconds=round((time.perf_counter() - start) / 20, 5))
 
