@@ -9,7 +9,8 @@
   ill-posed critic and a drifting actor (replay re-encoded by the current encoder, the steps to go in the
   critic's input, a critic warm-up, a trust region), two controls (the actor frozen at its
   initialisation; the same memory trained by BPTT), and a probe: BPTT for the first two thirds of the
-  budget, then RL; does RL keep, improve or lose the policy it is handed? Reference: rlmem as published.
+  budget, then RL with the encoder held where BPTT left it; does RL keep, improve or lose the policy it
+  is handed? Reference: rlmem as published.
 """
 
 from __future__ import annotations
@@ -74,9 +75,10 @@ def variants(kind: str, request: RunRequest, model: str | None, values: Sequence
         return [Variant(f"{m} all", m, ("model.modalities=all",), reference=True)] + [
             Variant(f"{m} {name} only", m, (f"model.modalities={name}",)) for name in modalities]
     if kind == "rl-design":
-        probes = [("probe: BPTT for 2/3 of the updates, then RL", "rlmem", ("model.bptt_warmup=0.667",)),
-                  ("probe: BPTT for 2/3 of the updates, then actor frozen", "rlmem",
-                   ("model.bptt_warmup=0.667", "model.actor_lr=0"))]
+        # the encoder stops at the hand-over in both, so the two differ only in whether RL moves the actor
+        handover = ("model.bptt_warmup=0.667", "model.freeze_encoder=true")
+        probes = [("probe: BPTT for 2/3 of the updates, then RL", "rlmem", handover),
+                  ("probe: BPTT for 2/3 of the updates, then actor frozen", "rlmem", (*handover, "model.actor_lr=0"))]
         chosen = [*RL_DESIGN, *probes]
         if values:
             chosen = chosen[:1] + [c for c in chosen[1:] if any(v in c[0] for v in values)]

@@ -93,6 +93,9 @@ class RLMemOptions(MemoryNetOptions):
     # share of the update cap trained end to end by BPTT before RL takes over (a diagnostic: can RL keep a
     # good policy?); 0 = RL from the start. Early stopping waits until RL has had `patience` evaluations.
     bptt_warmup: float = 0.0
+    # with bptt_warmup: the encoder stops training at the hand-over, so the actor's inputs hold still and a
+    # probe measures what RL does to the policy, not the drift of the features it reads
+    freeze_encoder: bool = False
     # well-posed critic targets and an anchored actor (issue of the design study; all off = the paper):
     reencode: bool = False  # replay keeps raw segments, encoded by the current encoder when sampled
     critic_time: bool = False  # critics also see the steps to go
@@ -125,6 +128,8 @@ class RLMemOptions(MemoryNetOptions):
             raise ValueError(f"tau must be in (0, 1], got {self.tau!r}")
         if not 0 <= self.bptt_warmup < 1:
             raise ValueError(f"bptt_warmup must be a share of the budget in [0, 1), got {self.bptt_warmup!r}")
+        if self.freeze_encoder and not self.bptt_warmup:
+            raise ValueError("freeze_encoder acts at the hand-over of a BPTT warm-up: set bptt_warmup > 0 too")
         if self.value == "future" and (self.n_step > 1 or self.svg_k > 1):
             raise ValueError("value=future is one-step only: n_step and svg_k must stay 1")
 
@@ -369,6 +374,8 @@ class RLMemModel(MemoryNetwork):
                     yield self.bptt_update(next(batches), warmup_optimizer, end_to_end)
                 # RL starts from the warmed-up policy, targets included
                 polyak_update(self.net["actor"].parameters(), self.ddpg.actor_target.parameters(), 1.0)
+                if o.freeze_encoder:  # no gradient reaches it any more; Adam skips parameters without one
+                    self.net["encoder"].requires_grad_(False)
             for batch in batches:
                 yield from self._batch_updates(batch, noise, replay, optimizer, supervised)
 

@@ -369,6 +369,30 @@ def test_bptt_warmup_trains_the_policy_end_to_end_then_hands_it_to_ddpg():
         RLMemModel(RLMemOptions(bptt_warmup=1.0), data.spec, seed=0)
 
 
+def test_freeze_encoder_holds_the_encoder_from_the_hand_over_on():
+    task, data, train, val, test = tiny_task()
+    opts = dict(warmup=50, rl_batch_size=16, bptt_warmup=0.5, batch_size=4, diag_horizon=0)
+    snapshots = {}
+    for freeze in (False, True):
+        model = RLMemModel(RLMemOptions(**opts, freeze_encoder=freeze), data.spec, seed=0)
+        seen = []  # the encoder at the start of each RL batch (the first: just after the hand-over)
+        original = model._batch_updates
+
+        def spy(*args, model=model, original=original, seen=seen):
+            seen.append([p.detach().clone() for p in model.net["encoder"].parameters()])
+            return original(*args)
+
+        model._batch_updates = spy
+        sel = Selector(lambda p: task.evaluate(p, val), "mse", False, patience=10)
+        model.fit(train, val, TrainBudget(max_updates=12, eval_every=4, patience=10), sel, NullLog())
+        assert len(seen) >= 2
+        snapshots[freeze] = [torch.equal(a, b) for a, b in zip(seen[-1], seen[0])]
+    assert all(snapshots[True])  # frozen: exactly as the warm-up left it
+    assert not all(snapshots[False])  # without the option the encoder keeps learning after the hand-over
+    with pytest.raises(ValueError, match="freeze_encoder acts at the hand-over"):
+        RLMemOptions(freeze_encoder=True)
+
+
 def test_slot_critic_ignores_which_slot_holds_what():
     from rlmem.networks import SlotCritic
 
