@@ -119,9 +119,9 @@ def run_ablation(kind: str, request: RunRequest, model: str | None = None, value
 
 
 def learning_summary(records: Sequence[dict[str, Any]], main: str, higher_is_better: bool) -> str:
-    """How each variant trained, means over its seeds: the validation main score at the selected checkpoint
-    and at the last evaluation (a probe asks whether RL keeps what it was handed, which the selected
-    checkpoint hides), the updates run, and rlmem's critic diagnostic at the last evaluation."""
+    """How each variant trained, means over its seeds: the validation main score at the selected checkpoint,
+    at the hand-over of a probe's BPTT warm-up and at the last evaluation (a probe asks whether RL keeps
+    what it was handed, which the selected checkpoint hides: it may lie in the warm-up), the updates run, and rlmem's critic diagnostic at the last evaluation."""
     by_label: dict[str, list[dict[str, Any]]] = {}
     for rec in records:
         by_label.setdefault(rec["model"]["name"], []).append(rec)
@@ -131,14 +131,18 @@ def learning_summary(records: Sequence[dict[str, Any]], main: str, higher_is_bet
         return format_number(_mean_std(values)[0], digits) if values else "–"
 
     key, pick = f"val_{main}", (max if higher_is_better else min)
-    lines = [f"| variant | seeds | val {main}, selected | val {main}, last evaluation | updates run | "
-             "critic cos, all / top / later | V-return corr |", "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = [f"| variant | seeds | val {main}, selected | val {main}, at the hand-over | val {main}, last evaluation | "
+             "updates run | critic cos, all / top / later | V-return corr |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for label, recs in by_label.items():
         curves = [[h for h in rec.get("history") or [] if key in h] for rec in recs]
         lasts = [c[-1] if c else {} for c in curves]
         cos = [mean(h.get(k) for h in lasts) for k in ("critic_cos", "critic_cos_top", "critic_cos_later")]
+        # a probe's last evaluation of its BPTT warm-up: what RL was handed
+        warm = [(rec.get("diagnostics") or {}).get("bptt_warmup_updates") or 0 for rec in recs]
+        handed = [next((h[key] for h in reversed(c) if h["update"] <= w), None) if w else None
+                  for c, w in zip(curves, warm)]
         lines.append(f"| {label} | {len(recs)} | {mean(pick((h[key] for h in c), default=None) for c in curves)} | "
-                     f"{mean(h.get(key) for h in lasts)} | "
+                     f"{mean(handed)} | {mean(h.get(key) for h in lasts)} | "
                      f"{mean(((r.get('selection') or {}).get('updates_run') for r in recs), 0)} | "
                      f"{'–' if set(cos) == {'–'} else ' / '.join(cos)} | {mean(h.get('value_return_corr') for h in lasts)} |")
     return "\n".join(lines) + "\n"
