@@ -57,6 +57,11 @@ class Selector:
             return True
         return False
 
+    def restart(self) -> None:
+        """Forget the best checkpoint so far (the history stays): from here on only later checkpoints
+        compete, e.g. after a probe hands a model over from one way of training to another."""
+        self.best_step = self.best_score = self._best_index = None
+
     @property
     def should_stop(self) -> bool:
         """``patience`` evaluations in a row without a better score."""

@@ -91,7 +91,8 @@ class RLMemOptions(MemoryNetOptions):
     value: str = "post-state"  # critic target: "post-state" (the paper's V(s')) or "future" (see rlmem.ddpg)
     critic: str = "mlp"  # "mlp" on (x_t, flattened M_t), or "slots": permutation-invariant over slots
     # share of the update cap trained end to end by BPTT before RL takes over (a diagnostic: can RL keep a
-    # good policy?); 0 = RL from the start. Early stopping waits until RL has had `patience` evaluations.
+    # good policy?); 0 = RL from the start. Early stopping waits until RL has had `patience` evaluations,
+    # and the checkpoint is selected among those after the hand-over.
     bptt_warmup: float = 0.0
     # with bptt_warmup: the encoder stops training at the hand-over, so the actor's inputs hold still and a
     # probe measures what RL does to the policy, not the drift of the features it reads
@@ -376,6 +377,8 @@ class RLMemModel(MemoryNetwork):
                 polyak_update(self.net["actor"].parameters(), self.ddpg.actor_target.parameters(), 1.0)
                 if o.freeze_encoder:  # no gradient reaches it any more; Adam skips parameters without one
                     self.net["encoder"].requires_grad_(False)
+                # the probe asks what RL makes of the policy: it is judged by checkpoints RL has trained
+                selector.restart()
             for batch in batches:
                 yield from self._batch_updates(batch, noise, replay, optimizer, supervised)
 

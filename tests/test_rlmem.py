@@ -341,7 +341,8 @@ def test_bptt_warmup_probe_is_not_stopped_before_rl_has_run():
     sel = Selector(lambda p: {"mse": 1.0}, "mse", False, patience=1)  # never improves: would stop at once
     info = model.fit(train, val, TrainBudget(max_updates=16, eval_every=2, patience=1, min_updates=0), sel, NullLog())
     assert info.diagnostics["bptt_warmup_updates"] == 8
-    assert info.updates_run == 10 and info.stopped_by == "early-stop"  # warm-up, then one patience window of RL
+    # warm-up, then selection starts afresh: the first RL checkpoint (10) is the best, one patience window on
+    assert info.best_update == 10 and info.updates_run == 12 and info.stopped_by == "early-stop"
     assert model.ddpg.updates > 0
 
 
