@@ -241,7 +241,9 @@ def validation_curves(records: Sequence[dict], out: Path) -> list[Path]:
     learning."""
     settings: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for r in records:
-        if r.get("status") == "completed" and r.get("history") and r.get("purpose", "run") == "run":
+        # per-epoch records of the earlier budget have no update axis: they draw nothing, name nothing
+        if r.get("status") == "completed" and r.get("history") and "update" in r["history"][0] \
+                and r.get("purpose", "run") == "run":
             settings[task_setting(r["task"])].append({**r, "model": {**r["model"], "name": record_label(r)}})
     versions = defaultdict(set)
     for label, version in settings:

@@ -165,5 +165,6 @@ def test_validation_curves_do_not_mix_task_versions(tmp_path, monkeypatch):
     assert sorted(drawn) == [("curves_synth-affect_v1_0", "synth-affect (v1.0): validation score while training", ["1.0"]),
                              ("curves_synth-affect_v2_0", "synth-affect (v2.0): validation score while training", ["2.0", "2.0"])]
     drawn.clear()
-    figures.validation_curves([rec("2.0", [0.1, 0.05])], tmp_path)  # one version: the name stays as before
+    per_epoch = {**rec("1.0", []), "history": [{"epoch": 1, "val_mse": 0.3}]}  # the earlier budget: no update axis
+    figures.validation_curves([per_epoch, rec("2.0", [0.1, 0.05])], tmp_path)  # one version drawn: the name stays
     assert drawn == [("curves_synth-affect", "synth-affect (v2.0): validation score while training", ["2.0"])]
