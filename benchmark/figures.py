@@ -117,7 +117,8 @@ def training_curves(records: Sequence[dict], out: Path, name: str, title: str) -
             if j < len(xs):
                 ax.plot(xs[j], mean[j], marker="o", markersize=5, color=line.get_color(),
                         markerfacecolor="none" if unfinished else line.get_color())
-    if all(v > 0 for by_update in curves.values() for vs in by_update.values() for v in vs):
+    higher = any((r.get("selection") or {}).get("higher_is_better") for r in records)
+    if not higher and all(v > 0 for by_update in curves.values() for vs in by_update.values() for v in vs):
         ax.set_yscale("log")  # errors: a blow-up should not flatten the differences that matter
         _plain_log_ticks(ax.yaxis)
     ax.set_xlabel("optimizer updates")

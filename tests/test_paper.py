@@ -168,3 +168,17 @@ def test_validation_curves_do_not_mix_task_versions(tmp_path, monkeypatch):
     per_epoch = {**rec("1.0", []), "history": [{"epoch": 1, "val_mse": 0.3}]}  # the earlier budget: no update axis
     figures.validation_curves([per_epoch, rec("2.0", [0.1, 0.05])], tmp_path)  # one version drawn: the name stays
     assert drawn == [("curves_synth-affect", "synth-affect (v2.0): validation score while training", ["2.0"])]
+
+
+def test_validation_curves_of_a_score_are_drawn_on_a_linear_axis(tmp_path, monkeypatch):
+    import benchmark.figures as figures
+
+    def rec(higher, curve):
+        return {"status": "completed", "model": {"name": "lstm"}, "selection": {"update": 50, "higher_is_better": higher},
+                "history": [{"update": 50 * (i + 1), "val_x": v} for i, v in enumerate(curve)]}
+
+    scales = []
+    monkeypatch.setattr(figures, "_save", lambda fig, out, name: scales.append(fig.axes[0].get_yscale()) or [])
+    figures.training_curves([rec(True, [0.5, 0.7])], tmp_path, "f", "synth-summary: curves")  # an F-score
+    figures.training_curves([rec(False, [0.5, 0.07])], tmp_path, "m", "synth-affect: curves")  # an error
+    assert scales == ["linear", "log"]
