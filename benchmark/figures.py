@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -246,13 +246,11 @@ def validation_curves(records: Sequence[dict], out: Path) -> list[Path]:
         if r.get("status") == "completed" and r.get("history") and "update" in r["history"][0] \
                 and r.get("purpose", "run") == "run":
             settings[task_setting(r["task"])].append({**r, "model": {**r["model"], "name": record_label(r)}})
-    versions = defaultdict(set)
-    for label, version in settings:
-        versions[label].add(version)
+    versions = Counter(label for label, _ in settings)  # task versions per label in this folder
     written = []
     for (label, version), recs in sorted(settings.items()):
         # the version joins the file name only where one folder holds several, so today's names stay
-        name = label if len(versions[label]) == 1 else f"{label}_v{version}"
+        name = label if versions[label] == 1 else f"{label}_v{version}"
         stem = "curves_" + "".join(ch if ch.isalnum() or ch in "-_=," else "_" for ch in name).strip("_")
         written += training_curves(recs, out, stem, f"{label} (v{version}): validation score while training")
     return written
