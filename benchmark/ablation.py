@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from benchmark.config import ConfigError
-from benchmark.leaderboard import (Board, _mean_std, build_boards, format_number, render_csv, render_latex,
+from benchmark.leaderboard import (Board, mean_std, build_boards, format_number, render_csv, render_latex,
                                   render_markdown)
 from benchmark.records import load_record
 from benchmark.runner import Reporter, RunRequest, prepare
@@ -128,7 +128,7 @@ def learning_summary(records: Sequence[dict[str, Any]], main: str, higher_is_bet
 
     def mean(values, digits: int = 4) -> str:
         values = [v for v in values if v is not None]
-        return format_number(_mean_std(values)[0], digits) if values else "–"
+        return format_number(mean_std(values)[0], digits) if values else "–"
 
     key, pick = f"val_{main}", (max if higher_is_better else min)
     lines = [f"| variant | seeds | val {main}, selected | val {main}, at the hand-over | val {main}, last evaluation | "

@@ -139,7 +139,7 @@ def build_boards(records: Iterable[dict[str, Any]], split: str = "test", tasks: 
             stats = {}
             for m in metrics:
                 seed_means = [sum(s[m] for s in folds) / len(folds) for folds in per_seed.values()]
-                stats[m] = _mean_std(seed_means)
+                stats[m] = mean_std(seed_means)
             n_folds = sum(len(v) for v in per_seed.values()) / len(per_seed)
             board.rows.append(Row(model, reference, len(per_seed), n_folds, stats, recs[0]["model"].get("n_parameters"),
                                   len(recs), sum(still_improving(r) for r in recs),
@@ -176,7 +176,7 @@ def _latest_per_cell(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(latest.values())
 
 
-def _mean_std(values: list[float]) -> tuple[float, float | None]:
+def mean_std(values: list[float]) -> tuple[float, float | None]:
     mean = sum(values) / len(values)
     if len(values) < 2:
         return mean, None

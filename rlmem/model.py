@@ -383,8 +383,11 @@ class RLMemModel(MemoryNetwork):
                 yield from self._batch_updates(batch, noise, replay, optimizer, supervised)
 
         diagnose = (lambda: critic_gradient_check(self, val[:8], o.diag_horizon)) if o.diag_horizon else None
-        info, best = run_updates(budget, per_epoch, selector, log, updates(), lambda: self.predict(val), self._state,
-                                 diagnose)
+        try:
+            info, best = run_updates(budget, per_epoch, selector, log, updates(), lambda: self.predict(val),
+                                     self._state, diagnose)
+        finally:  # the freeze is part of the probe's training, not of the fitted model
+            self.net["encoder"].requires_grad_(True)
         if best is not None:
             self._load(best)
         last = info.history[-1] if info.history else {}

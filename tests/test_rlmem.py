@@ -388,6 +388,7 @@ def test_freeze_encoder_holds_the_encoder_from_the_hand_over_on():
         model.fit(train, val, TrainBudget(max_updates=12, eval_every=4, patience=10), sel, NullLog())
         assert len(seen) >= 2
         snapshots[freeze] = [torch.equal(a, b) for a, b in zip(seen[-1], seen[0])]
+        assert all(p.requires_grad for p in model.net["encoder"].parameters())  # the fitted model trains on
     assert all(snapshots[True])  # frozen: exactly as the warm-up left it
     assert not all(snapshots[False])  # without the option the encoder keeps learning after the hand-over
     with pytest.raises(ValueError, match="freeze_encoder acts at the hand-over"):
