@@ -94,16 +94,14 @@ def run_ablation(kind: str, request: RunRequest, model: str | None = None, value
     and the records (relabelled with their variant)."""
     chosen = variants(kind, request, model, values)
     labelled: list[tuple[str, dict[str, Any]]] = []
-    outcomes = []
     groups: dict[tuple[str, ...], list[Variant]] = {}
     for v in chosen:  # variants that share overrides run as one sweep, so each may know keys the others lack
         groups.setdefault(v.overrides, []).append(v)
-    for overrides, group in groups.items():
-        sub = replace(request, models=[v.model for v in group], overrides=(*request.overrides, *overrides))
-        got = sweep(sub, (), executor, workers, address, plugins, reporter, threads)
-        outcomes += got
-        label = {v.model: v.label for v in group}
-        labelled += [(label[o.model], load_record(o.path)) for o in got]
+    subs = [replace(request, models=[v.model for v in group], overrides=(*request.overrides, *overrides))
+            for overrides, group in groups.items()]
+    outcomes = sweep(subs, (), executor, workers, address, plugins, reporter, threads)  # one pool for all
+    labels = [{v.model: v.label for v in group} for group in groups.values()]
+    labelled += [(labels[o.request][o.model], load_record(o.path)) for o in outcomes]
     records = []
     for label, rec in labelled:
         rec = {**rec, "model": {**rec["model"], "name": label, "overrides": {}}}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 from pathlib import Path
@@ -367,20 +368,27 @@ def ablate_cmd(
     plugin: List[str] = typer.Option([], "--plugin", help="module or .py file defining RLBENCH_MODELS / RLBENCH_TASKS"),
     threads: int = WORKER_THREADS_OPTION,
     device: Optional[str] = DEVICE_OPTION,
+    tuned: bool = typer.Option(False, "--tuned", help="every variant starts from its model's preset made by `rlbench tune`; the variant's own setting wins"),
+    presets: Optional[Path] = typer.Option(None, "--presets", help="results folder holding <task>/tuned/<model>.json [--results]"),
 ):
     """Run an ablation as a sweep and write its report (Markdown, CSV, LaTeX) and the variants' validation
     curves (PNG, PDF)."""
-    from benchmark.ablation import render_report, run_ablation, write_report
+    from benchmark.ablation import render_report, run_ablation, variants, write_report
     from benchmark.figures import training_curves
 
     _load_plugins(plugin)
     request = _request(task, ["-"], seeds, folds, set_, data_root, results, True, device=device)
     chosen = [v.strip() for v in values.split(",") if v.strip()]
+    if tuned:  # the presets of the models the variants train, so an ablation of tuned models stays tuned
+        from benchmark.tuning import load_presets
+
+        models = list(dict.fromkeys(v.model for v in variants(kind, request, model, chosen)))
+        request = dataclasses.replace(request, tuned=load_presets(presets or results, request.tasks, models))
     with _progress() as progress:
         board, reference, outcomes, records = run_ablation(kind, request, model, chosen, executor, workers, None,
                                                            plugin, _reporter(progress), threads)
     settings = " ".join([*(f"--set {o}" for o in request.overrides), *([f"--values {','.join(chosen)}"] if chosen else []),
-                         f"--seeds {','.join(map(str, request.seeds))}", f"--folds {folds}"])
+                         f"--seeds {','.join(map(str, request.seeds))}", f"--folds {folds}", *(["--tuned"] if tuned else [])])
     files = render_report(board, kind, reference, settings, records)
     folder = out or results / "ablations"
     name = report_name(request, kind, model, chosen)
@@ -400,7 +408,8 @@ def report_name(request, kind: str, model: Optional[str], values: list[str]) -> 
     from benchmark.records import safe_name
 
     base = f"{request.tasks[0]}-{kind}" + (f"-{model}" if model else "")
-    parts = [*sorted(request.overrides), *(["values=" + "+".join(values)] if values else [])]
+    parts = [*sorted(request.overrides), *(["values=" + "+".join(values)] if values else []),
+             *(["tuned"] if request.tuned else [])]
     if list(request.seeds) != [0]:
         parts.append("seeds=" + "+".join(map(str, request.seeds)))
     if request.folds is not None:

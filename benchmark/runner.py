@@ -91,6 +91,7 @@ class CellOutcome:
     seconds: float = 0.0
     error: str | None = None
     label: str = ""  # the model with the overrides that set this cell apart (a sweep's grid values)
+    request: int = 0  # which of the sweep's requests made the cell
 
     @classmethod
     def from_record(cls, task: str, model: str, seed: int, fold: int, path: Path, main: str,

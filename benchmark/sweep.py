@@ -40,6 +40,7 @@ class CellSpec:
     tuning: bool = False
     threads: int | None = None  # torch threads in the worker (None: torch's default, every core)
     device: str | None = None  # --device, for the models that have a device option
+    request: int = 0  # which of the sweep's requests the cell belongs to (an ablation's variants, a tuning's trials)
 
 
 def expand_grid(grid: Sequence[str]) -> list[tuple[str, ...]]:
@@ -95,13 +96,13 @@ def plan(requests: Sequence[RunRequest], plugins: Sequence[str],
          threads: int | None = None) -> Iterator[tuple[CellSpec, Path, Any]]:
     """Every cell of the requests with its record path; checks names, options and data before anything runs."""
     loaded: dict = {}  # task data are loaded once, whatever the requests vary besides task options
-    for sub in requests:
+    for index, sub in enumerate(requests):
         for pair in prepare(sub, loaded):
             for seed, fold in pair.cells:
                 spec = CellSpec(pair.task_name, pair.model_name, applied_overrides(pair),
                                 str(sub.data_root) if sub.data_root else None, seed, fold, tuple(plugins),
                                 sub.trace, json.dumps(pair.tuned, sort_keys=True) if pair.tuned else None,
-                                pair.tuning, threads, sub.device)
+                                pair.tuning, threads, sub.device, index)
                 yield spec, cell_path(sub.results, pair, seed, fold), pair
 
 
@@ -158,8 +159,9 @@ def sweep(
 
 
 def _outcome(spec: CellSpec, path: Path, pair, record: dict, skipped: bool = False) -> CellOutcome:
-    return CellOutcome.from_record(spec.task, spec.model, spec.seed, spec.fold, path,
-                                   pair.task.metadata.main_score, record, skipped)
+    outcome = CellOutcome.from_record(spec.task, spec.model, spec.seed, spec.fold, path,
+                                      pair.task.metadata.main_score, record, skipped)
+    return replace(outcome, request=spec.request)
 
 
 def _run_local(specs: list[CellSpec], done: Callable, workers: int | None, address: str | None) -> None:

@@ -85,3 +85,30 @@ def test_rl_design_summary_shows_the_last_evaluation_beside_the_selected_one():
     assert has_row(md, "memnet-bptt", " 1 | 0.1000 | – | 0.1000 | 100 | – |")
     higher = learning_summary([rec("a", [0.2, 0.6, 0.4])], "mse", higher_is_better=True)
     assert has_row(higher, "a", " 1 | 0.6000 | – | 0.4000 |")
+
+
+def test_tuned_ablation_starts_every_variant_from_the_preset_and_keeps_its_own_setting(tmp_path):
+    import json
+
+    from benchmark.records import iter_records
+
+    res = tmp_path / "res"
+    preset = {"task": "synth-affect", "model": "mlp", "task_overrides": {}, "n_trials": 4, "seeds": [0], "folds": [0],
+              "method": "random search, scikit-learn ParameterSampler",
+              "best": {"params": {"hidden": 8, "lr": 0.003}, "val_score": 0.1}}
+    (res / "synth-affect" / "tuned").mkdir(parents=True)
+    (res / "synth-affect" / "tuned" / "mlp.json").write_text(json.dumps(preset))
+    args = ["ablate", "modality", "--task", "synth-affect", "--model", "mlp", "--values", "audio", "--results", str(res),
+            "--workers", "1", *sets([*TINY_AFFECT[:3], "epochs=2"])]
+    r = CliRunner().invoke(app, [*args, "--tuned"])
+    assert r.exit_code == 0, r.output
+    assert "[2/2]" in r.output  # the variants run as one sweep: one plan, one count
+    records = [rec for _, rec in iter_records(res)]
+    assert {rec["config"]["model"]["options"]["modalities"] for rec in records} == {"all", "audio"}
+    for rec in records:  # the preset under every variant, the variant's own option over it
+        assert rec["config"]["model"]["options"]["hidden"] == 8 and rec["model"]["tuned"]["params"]["hidden"] == 8
+    (report,) = (res / "ablations").glob("synth-affect-modality-mlp__*tuned*.md")
+    assert "--tuned" in report.read_text()
+    (res / "synth-affect" / "tuned" / "mlp.json").unlink()  # no preset: refused with the command that makes one
+    r = CliRunner().invoke(app, [*args, "--tuned"])
+    assert r.exit_code != 0 and "no preset for 'mlp'" in r.output
