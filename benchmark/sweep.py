@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+from collections import defaultdict
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -146,15 +147,27 @@ def sweep(
         else:
             todo.append((spec, path, pair))
     by_spec = {s: (p, pair) for s, p, pair in todo}
+    # two requests may name the same cell (an ablation variant that a shared --set makes equal to another):
+    # it runs once and both get its record
+    first: dict[Path, CellSpec] = {}
+    twins: dict[CellSpec, list[CellSpec]] = defaultdict(list)
+    for spec, path, _ in todo:
+        if path in first:
+            twins[first[path]].append(spec)
+        else:
+            first[path] = spec
 
     def done(spec: CellSpec, record: dict) -> None:
         path, pair = by_spec[spec]
         save_record(path, record)
         outcomes.append(_outcome(spec, path, pair, record))
         reporter.end_cell(outcomes[-1])
+        for twin in twins.get(spec, ()):
+            outcomes.append(_outcome(twin, path, by_spec[twin][1], record, skipped=True))
+            reporter.end_cell(outcomes[-1])
 
     run = _run_ray if executor == "ray" else _run_local
-    run([s for s, _, _ in todo], done, workers, address)
+    run(list(first.values()), done, workers, address)
     return outcomes
 
 

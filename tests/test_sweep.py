@@ -112,3 +112,17 @@ def test_a_worker_loads_a_tasks_data_once_for_all_its_models(tmp_path, monkeypat
         record = execute_cell(CellSpec("synth-affect", model, overrides, None, 0, 0, (), False))
         assert record["status"] == "completed", record.get("error")
     assert len(calls) == 1
+
+
+def test_two_requests_naming_the_same_cell_run_it_once(tmp_path, monkeypatch):
+    import benchmark.sweep as sw
+
+    calls = []
+    real = sw.execute_cell
+    monkeypatch.setattr(sw, "execute_cell", lambda spec: calls.append(spec) or real(spec))
+    a = request(tmp_path, "r", models=["mlp"], seeds=[0], overrides=[*TINY_AFFECT, "hidden=8", "lr=0.01"])
+    b = request(tmp_path, "r", models=["mlp"], seeds=[0], overrides=[*TINY_AFFECT, "lr=0.01", "hidden=8"])
+    outcomes = sweep([a, b], workers=1)
+    assert len(calls) == 1  # the same options in another order: one cell, one run
+    assert sorted(o.status for o in outcomes) == ["completed", "skipped"]
+    assert {o.request for o in outcomes} == {0, 1} and len({o.path for o in outcomes}) == 1
