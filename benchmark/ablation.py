@@ -7,7 +7,8 @@
 - ``rl-design``: the choices the paper leaves open in how rlmem learns its writes (how retain enters
   the write, what the critic values, how it sees the slots, discount, TD3's fixes), the fixes for an
   ill-posed critic and a drifting actor (replay re-encoded by the current encoder, the steps to go in the
-  critic's input, a critic warm-up, a trust region), two controls (the actor frozen at its
+  critic's input, a critic warm-up, a trust region; n-step returns; an actor differentiated through K
+  known writes, with the critic after them or without it), two controls (the actor frozen at its
   initialisation; the same memory trained by BPTT), and a probe: BPTT for the first two thirds of the
   budget, then RL with the encoder held where BPTT left it; does RL keep, improve or lose the policy it
   is handed? Reference: rlmem as published.
@@ -44,6 +45,10 @@ RL_DESIGN = (  # (label, model, overrides); the first is the reference
                                                                "model.critic_warmup=1000", "model.trust_region=1.0")),
     ("critic on 10-step returns", "rlmem", ("model.n_step=10",)),
     ("actor through 10 known writes, then the critic (SVG(10))", "rlmem", ("model.svg_k=10",)),
+    ("actor through 20 known writes, then the critic (SVG(20))", "rlmem", ("model.svg_k=20",)),
+    # the same 20 writes with the critic taken out: what the known write and reader teach on their own
+    ("actor through 20 known writes, rewards only, no critic", "rlmem", ("model.svg_k=20",
+                                                                        "model.svg_bootstrap=false")),
     ("all of it: the four, 10-step returns, SVG(10)", "rlmem", ("model.reencode=true", "model.critic_time=true",
                                                               "model.critic_warmup=1000", "model.trust_region=1.0",
                                                               "model.n_step=10", "model.svg_k=10")),

@@ -60,6 +60,9 @@ class DDPGConfig:
     critic_warmup: int = 0  # critic updates before the actor's first
     trust_region: float = 0.0  # weight of |mu(s) - mu'(s)|^2 in the actor loss
     svg_k: int = 1  # steps of the actor's closed-loop objective on a window (1: DDPG's dV/da)
+    # with svg_k > 1: the critic values the state after the K-th write (SVG(K)); False: the K-th step earns
+    # its reward instead and the objective is the K rewards alone (the critic still trains, for the diagnostic)
+    svg_bootstrap: bool = True
 
 VALUE_MODES = ("post-state", "future")
 
@@ -108,6 +111,8 @@ class DDPG:
             raise ValueError(f"value must be one of {', '.join(VALUE_MODES)}, got {config.value!r}")
         if config.critic_warmup < 0 or config.trust_region < 0 or config.svg_k < 1:
             raise ValueError("critic_warmup and trust_region must be >= 0, svg_k >= 1")
+        if not config.svg_bootstrap and config.svg_k < 2:
+            raise ValueError("svg_bootstrap=False drops the critic from a K-step objective: set svg_k >= 2")
         critics = list(critics)
         self.actor, self.critic, self.critics, self.layout, self.config = actor, critics[0], critics, layout, config
         self.actor_target = make_target(actor)
@@ -187,7 +192,9 @@ class DDPG:
         """Minus ``action_value`` of the actor's write (plus the trust region's anchor). With ``svg_k`` = K > 1
         on a window, minus the K-step objective instead: the policy writes K steps in closed loop through
         the known write and the frozen reader, earning their rewards, and the critic values the state
-        after the last (SVG(K)); the sequence's end stops it early."""
+        after the last (SVG(K)), or, without ``svg_bootstrap``, the K-th write earns its reward and no critic
+        enters (truncated backpropagation through the known write and reader, on replayed windows); the
+        sequence's end stops it early."""
         b = as_window(batch)
         x, memory, target = b["x"][:, 0], b["memory"][:, 0], b["target"][:, 0]
         togo = b.get("steps_to_go")
@@ -202,9 +209,10 @@ class DDPG:
             for k in range(k_steps):
                 if k > 0:
                     post = self.after_write(post, self.actor(b["x"][:, k], post))
-                if k < k_steps - 1:
+                if k < k_steps - 1 or not self.config.svg_bootstrap:
                     value = value + self.config.gamma**k * alive * reward_fn(b["x"][:, k], post, b["target"][:, k])
-                    alive = alive * b["step_valid"][:, k + 1].to(alive.dtype)
+                    if k < k_steps - 1:
+                        alive = alive * b["step_valid"][:, k + 1].to(alive.dtype)
                 else:
                     with frozen(self.critic):
                         v = self.critic(self.critic_input(b["x"][:, k], None if togo is None else togo[:, k]), post)

@@ -104,6 +104,7 @@ class RLMemOptions(MemoryNetOptions):
     trust_region: float = 0.0  # actor loss + this x |mu(s) - mu'(s)|^2 (anchored to the target actor)
     n_step: int = 1  # critic targets: n-step returns, bootstrapped n steps on (1: the paper's one-step TD)
     svg_k: int = 1  # actor: K-step closed-loop objective through the known write and reader, then V (SVG(K))
+    svg_bootstrap: bool = True  # False: the K-step objective is the K rewards alone, no critic value at the end
     # at each validation, the critic-gradient diagnostic (rlmem.diagnostics) over this many steps on up to 8
     # validation sequences; 0 turns it off
     diag_horizon: int = 20
@@ -133,6 +134,8 @@ class RLMemOptions(MemoryNetOptions):
             raise ValueError("freeze_encoder acts at the hand-over of a BPTT warm-up: set bptt_warmup > 0 too")
         if self.value == "future" and (self.n_step > 1 or self.svg_k > 1):
             raise ValueError("value=future is one-step only: n_step and svg_k must stay 1")
+        if not self.svg_bootstrap and self.svg_k < 2:
+            raise ValueError("svg_bootstrap=false drops the critic from a K-step objective: set svg_k >= 2")
 
 
 @dataclass
@@ -321,7 +324,8 @@ class RLMemModel(MemoryNetwork):
         self.ddpg = DDPG(self.net["actor"], critics, self.layout, DDPGConfig(
             options.gamma, options.tau, options.actor_lr, options.critic_lr, options.grad_clip,
             options.policy_delay, options.target_noise, value=options.value, critic_time=options.critic_time,
-            critic_warmup=options.critic_warmup, trust_region=options.trust_region, svg_k=options.svg_k),
+            critic_warmup=options.critic_warmup, trust_region=options.trust_region, svg_k=options.svg_k,
+            svg_bootstrap=options.svg_bootstrap),
             generator=torch.Generator().manual_seed(seed + 3))
         actor = self.net["actor"]
         self.explore = StepRunner(lambda x, memory, noise: exploration_step(actor, self.layout, x, memory, noise),

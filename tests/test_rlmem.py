@@ -622,15 +622,28 @@ def test_svg_k_differentiates_k_closed_loop_writes_then_the_critic():
         alive = b["step_valid"][:, 1].float()  # the last row's sequence ends after its first step
         expected = -(reward(None, m0, None) + 0.9 * alive * critic(b["x"][:, 1], m1)).mean()
         assert torch.allclose(two.actor_loss(b, reward), expected, atol=1e-6)
+        # without the bootstrap the second write earns its reward and the critic plays no part
+        rewards_only = DDPG(actor, [critic], layout, DDPGConfig(gamma=0.9, svg_k=2, svg_bootstrap=False))
+        expected = -(reward(None, m0, None) + 0.9 * alive * reward(None, m1, None)).mean()
+        assert torch.allclose(rewards_only.actor_loss(b, reward), expected, atol=1e-6)
+        for p in critic.parameters():
+            p.add_(1.0)
+        assert torch.allclose(rewards_only.actor_loss(b, reward), expected, atol=1e-6)
+        assert not torch.allclose(two.actor_loss(b, reward), expected, atol=1e-6)
+        for p in critic.parameters():
+            p.sub_(1.0)
+    with pytest.raises(ValueError, match="svg_bootstrap"):
+        RLMemOptions(svg_bootstrap=False)
     loss = two.actor_loss(b, reward)
     loss.backward()
     assert all(p.grad is None for p in critic.parameters())
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in actor.parameters())
 
 
-def test_n_step_and_svg_train_end_to_end():
+@pytest.mark.parametrize("bootstrap", [True, False])
+def test_n_step_and_svg_train_end_to_end(bootstrap):
     task, data, train, val, _ = tiny_task()
-    model = RLMemModel(RLMemOptions(n_step=4, svg_k=3, reencode=True, critic_time=True, warmup=50,
+    model = RLMemModel(RLMemOptions(n_step=4, svg_k=3, svg_bootstrap=bootstrap, reencode=True, critic_time=True, warmup=50,
                                     rl_batch_size=16, batch_size=4, chunk=16, diag_horizon=8), data.spec, seed=0)
     sel = Selector(lambda p: task.evaluate(p, val), "mse", False, patience=5)
     info = model.fit(train, val, TrainBudget(epochs=2), sel, NullLog())
