@@ -209,14 +209,15 @@ class DDPG:
             for k in range(k_steps):
                 if k > 0:
                     post = self.after_write(post, self.actor(b["x"][:, k], post))
-                if k < k_steps - 1 or not self.config.svg_bootstrap:
-                    value = value + self.config.gamma**k * alive * reward_fn(b["x"][:, k], post, b["target"][:, k])
-                    if k < k_steps - 1:
-                        alive = alive * b["step_valid"][:, k + 1].to(alive.dtype)
-                else:
+                last = k == k_steps - 1
+                if last and self.config.svg_bootstrap:
                     with frozen(self.critic):
                         v = self.critic(self.critic_input(b["x"][:, k], None if togo is None else togo[:, k]), post)
                     value = value + self.config.gamma**k * alive * v
+                else:
+                    value = value + self.config.gamma**k * alive * reward_fn(b["x"][:, k], post, b["target"][:, k])
+                    if not last:
+                        alive = alive * b["step_valid"][:, k + 1].to(alive.dtype)
         loss = -value.mean()
         if self.config.trust_region > 0:
             with torch.no_grad():
