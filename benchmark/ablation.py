@@ -94,10 +94,16 @@ def variants(kind: str, request: RunRequest, model: str | None, values: Sequence
 def run_ablation(kind: str, request: RunRequest, model: str | None = None, values: Sequence[str] = (),
                  executor: str = "local", workers: int | None = None, address: str | None = None,
                  plugins: Sequence[str] = (), reporter: Reporter | None = None,
-                 threads: int | None = 1) -> tuple[Board, str | None, list, list]:
+                 threads: int | None = 1, presets: Path | None = None) -> tuple[Board, str | None, list, list]:
     """Run every variant (resuming finished cells); return the board, the reference label, the outcomes
-    and the records (relabelled with their variant)."""
+    and the records (relabelled with their variant). With ``presets`` (a results folder) every variant
+    starts from its model's tuned preset there, its own setting over it."""
     chosen = variants(kind, request, model, values)
+    if presets is not None:
+        from benchmark.tuning import load_presets
+
+        models = list(dict.fromkeys(v.model for v in chosen))
+        request = replace(request, tuned=load_presets(presets, request.tasks, models))
     labelled: list[tuple[str, dict[str, Any]]] = []
     groups: dict[tuple[str, ...], list[Variant]] = {}
     for v in chosen:  # variants that share overrides run as one sweep, so each may know keys the others lack

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import os
 from pathlib import Path
@@ -373,25 +372,21 @@ def ablate_cmd(
 ):
     """Run an ablation as a sweep and write its report (Markdown, CSV, LaTeX) and the variants' validation
     curves (PNG, PDF)."""
-    from benchmark.ablation import render_report, run_ablation, variants, write_report
+    from benchmark.ablation import render_report, run_ablation, write_report
     from benchmark.figures import training_curves
 
     _load_plugins(plugin)
     request = _request(task, ["-"], seeds, folds, set_, data_root, results, True, device=device)
     chosen = [v.strip() for v in values.split(",") if v.strip()]
-    if tuned:  # the presets of the models the variants train, so an ablation of tuned models stays tuned
-        from benchmark.tuning import load_presets
-
-        models = list(dict.fromkeys(v.model for v in variants(kind, request, model, chosen)))
-        request = dataclasses.replace(request, tuned=load_presets(presets or results, request.tasks, models))
-    with _progress() as progress:
+    with _progress() as progress:  # --tuned: every variant from its model's preset, so the ablation stays tuned
         board, reference, outcomes, records = run_ablation(kind, request, model, chosen, executor, workers, None,
-                                                           plugin, _reporter(progress), threads)
+                                                           plugin, _reporter(progress), threads,
+                                                           (presets or results) if tuned else None)
     settings = " ".join([*(f"--set {o}" for o in request.overrides), *([f"--values {','.join(chosen)}"] if chosen else []),
                          f"--seeds {','.join(map(str, request.seeds))}", f"--folds {folds}", *(["--tuned"] if tuned else [])])
     files = render_report(board, kind, reference, settings, records)
     folder = out or results / "ablations"
-    name = report_name(request, kind, model, chosen)
+    name = report_name(request, kind, model, chosen, tuned)
     written = write_report(files, folder, name)
     written += training_curves(records, folder, f"{name}-curves",
                                f"{request.tasks[0]}: ablation {kind}" + (f" ({model})" if model else ""))
@@ -400,7 +395,7 @@ def ablate_cmd(
     _exit_on_failures(outcomes)
 
 
-def report_name(request, kind: str, model: Optional[str], values: list[str]) -> str:
+def report_name(request, kind: str, model: Optional[str], values: list[str], tuned: bool = False) -> str:
     """``<task>-<kind>[-<model>]``, then what else sets the ablation apart (its overrides, values, seeds,
     folds), so that two different ablations never write over each other's report."""
     import hashlib
@@ -409,7 +404,7 @@ def report_name(request, kind: str, model: Optional[str], values: list[str]) -> 
 
     base = f"{request.tasks[0]}-{kind}" + (f"-{model}" if model else "")
     parts = [*sorted(request.overrides), *(["values=" + "+".join(values)] if values else []),
-             *(["tuned"] if request.tuned else [])]
+             *(["tuned"] if tuned else [])]
     if list(request.seeds) != [0]:
         parts.append("seeds=" + "+".join(map(str, request.seeds)))
     if request.folds is not None:
