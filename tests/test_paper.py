@@ -66,6 +66,10 @@ def test_figures_are_written_and_not_trivial(tmp_path):
     image = matplotlib.image.imread(horizon)
     assert image.std() > 0.05  # lines, axes and labels: not a blank canvas
     assert "![memory_horizon_synth-affect](figures/memory_horizon_synth-affect.png)" in r.output
+    # the same records again: every figure byte for byte the same (a PDF with its creation date would differ)
+    before = {p.name: p.read_bytes() for p in figs.iterdir()}
+    assert CliRunner().invoke(app, ["paper", "--results", str(tmp_path / "res")]).exit_code == 0
+    assert {p.name: p.read_bytes() for p in figs.iterdir()} == before
 
 
 def test_traced_runs_give_prediction_and_importance_figures(tmp_path):
