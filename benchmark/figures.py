@@ -72,7 +72,7 @@ def memory_horizon(records: Iterable[dict], out: Path, task: str = "synth-affect
     ax.set_xlabel("dependency lag (segments)")
     ax.set_ylabel(f"test {main}")
     ax.set_title(f"Memory horizon on {task} v{version}")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))  # outside: the lines fill the whole axes
     return _save(fig, out, f"memory_horizon_{task}")
 
 

@@ -73,11 +73,16 @@ DIRTY_MARK = "‡"
 TUNED_SUFFIX = " (tuned)"
 
 
-def tuning_caption(tuned: dict) -> str:
+def tuning_caption(tuned: dict, task_overrides: dict[str, Any] | None = None) -> str:
+    """Where ``task_overrides`` (the table's setting) differ from the setting the presets were tuned at, the
+    caption says the presets were reused, so a reader does not take them for tuned on this data."""
     folds = ",".join(map(str, tuned["folds"]))
     seeds = ",".join(map(str, tuned["seeds"]))
-    where = "" if not tuned.get("task_overrides") else \
-        f" at {', '.join(f'{k}={v}' for k, v in sorted(tuned['task_overrides'].items()))}"
+    at = tuned.get("task_overrides") or {}
+    where = "" if not at else f" at {', '.join(f'{k}={v}' for k, v in sorted(at.items()))}"
+    if task_overrides is not None and {k: str(v) for k, v in at.items()} != \
+            {k: str(v) for k, v in task_overrides.items()}:
+        where = f"{where or ' at the task defaults'}, reused here (not tuned at this setting)"
     return (f"{tuned['n_trials']} random-search trials per model on validation{where} "
             f"(seeds {seeds}, folds {folds}; {tuned['method']})")
 
@@ -130,7 +135,8 @@ def build_boards(records: Iterable[dict[str, Any]], split: str = "test", tasks: 
         hib = {m: bool(t["higher_is_better"][m]) for m in metrics}
         board = Board(task_key[0], task_key[1], split, metrics, hib, failed=sorted(failed[task_key]),
                       left_out=left_out[task_key])
-        board.tuning = sorted({tuning_caption(r["model"]["tuned"]) for recs in groups[task_key].values()
+        board.tuning = sorted({tuning_caption(r["model"]["tuned"], r["task"].get("overrides") or {})
+                               for recs in groups[task_key].values()
                                for r in recs if r["model"].get("tuned")})
         for (model, reference), recs in groups[task_key].items():
             per_seed: dict[int, list[dict]] = defaultdict(list)

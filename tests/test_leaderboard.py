@@ -97,6 +97,7 @@ def test_marks_count_still_improving_and_uncommitted_cells_and_converged_only_le
     assert (row.n_cells, row.still_improving, row.dirty, row.marks) == (2, 1, 1, " ↗ ‡")
     assert "transformer (tuned)" in {r.model for r in board.rows}
     assert any(n.startswith("tuned: 8 random-search trials per model on validation") for n in board.notes())
+    assert not any("reused here" in n for n in board.notes())  # tuned at the setting it is shown at
     (strict, _) = build_boards(fixture_records(), converged_only=True)
     row = {r.model: r for r in strict.rows}["lstm [hidden=128]"]
     assert (row.n_cells, row.still_improving, strict.left_out) == (1, 0, 1)
@@ -107,3 +108,14 @@ def test_tuning_trials_never_reach_a_table():
     (board, _) = build_boards(fixture_records())
     assert {r.model: r for r in board.rows}["transformer (tuned)"].n_cells == 2  # the trial is not counted
     assert build_boards([record("lstm", 0, 0, 0.1, 0.5, purpose="tuning")]) == []
+
+
+def test_presets_tuned_at_another_setting_are_captioned_as_reused():
+    recs = [record("transformer", s, 0, 0.08, 0.6, tuned=TUNED, task_overrides={"lag": 10}) for s in range(2)]
+    (board,) = build_boards(recs)
+    (note,) = [n for n in board.notes() if n.startswith("tuned:")]
+    assert "at the task defaults, reused here (not tuned at this setting)" in note
+    at_lag_10 = {**TUNED, "task_overrides": {"lag": 10}}
+    (board,) = build_boards([record("transformer", 0, 0, 0.08, 0.6, tuned=at_lag_10, task_overrides={"lag": 10})])
+    (note,) = [n for n in board.notes() if n.startswith("tuned:")]
+    assert "on validation at lag=10 (seeds 0" in note and "reused" not in note
