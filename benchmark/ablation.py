@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from benchmark.config import ConfigError
-from benchmark.leaderboard import (Board, mean_std, build_boards, format_number, render_csv, render_latex,
+from benchmark.leaderboard import (Board, mean_std, build_boards, format_number, record_label, render_csv, render_latex,
                                   render_markdown)
 from benchmark.records import load_record
 from benchmark.runner import Reporter, RunRequest, prepare
@@ -124,10 +124,14 @@ def run_ablation(kind: str, request: RunRequest, model: str | None = None, value
     if len(boards) != 1:
         raise ConfigError(f"ablation {kind!r} produced {len(boards)} task tables; give one --task")
     board = boards[0]
+    # the board's rows are named as tables name records (a tuned variant gains " (tuned)"), the variants not
+    shown = {rec["model"]["name"]: record_label(rec) for rec in records}
     order = {v.label: i for i, v in enumerate(chosen)}
-    board.rows.sort(key=lambda r: order.get(r.model, len(order)))
+    row_order = {shown.get(label, label): i for label, i in order.items()}
+    board.rows.sort(key=lambda r: row_order.get(r.model, len(order)))
     records.sort(key=lambda r: order.get(r["model"]["name"], len(order)))
-    return board, next((v.label for v in chosen if v.reference), None), outcomes, records
+    reference = next((v.label for v in chosen if v.reference), None)
+    return board, shown.get(reference, reference), outcomes, records
 
 
 def learning_summary(records: Sequence[dict[str, Any]], main: str, higher_is_better: bool) -> str:

@@ -108,7 +108,11 @@ def test_tuned_ablation_starts_every_variant_from_the_preset_and_keeps_its_own_s
     for rec in records:  # the preset under every variant, the variant's own option over it
         assert rec["config"]["model"]["options"]["hidden"] == 8 and rec["model"]["tuned"]["params"]["hidden"] == 8
     (report,) = (res / "ablations").glob("synth-affect-modality-mlp__*tuned*.md")
-    assert "--tuned" in report.read_text()
+    text = report.read_text()
+    assert "--tuned" in text
+    # the reference found under the name the table gives a tuned row, and the rows in the variants' order
+    assert "Change of mse against `mlp all (tuned)`" in text and "- mlp audio only (tuned): " in text
+    assert text.index("| mlp all (tuned)") < text.index("| mlp audio only (tuned)")
     (res / "synth-affect" / "tuned" / "mlp.json").unlink()  # no preset: refused with the command that makes one
     r = CliRunner().invoke(app, [*args, "--tuned"])
     assert r.exit_code != 0 and "no preset for 'mlp'" in r.output
