@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from benchmark.config import ConfigError
-from benchmark.leaderboard import (Board, mean_std, build_boards, format_number, record_label, render_csv, render_latex,
-                                  render_markdown)
+from benchmark.leaderboard import (Board, build_boards, format_number, mean_std, record_label, render_csv,
+                                  render_latex, render_markdown)
 from benchmark.records import load_record
 from benchmark.runner import Reporter, RunRequest, prepare
 from benchmark.sweep import sweep
