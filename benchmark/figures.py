@@ -31,7 +31,8 @@ def _save(fig, out: Path, name: str) -> list[Path]:
 
 def horizon_points(records: Iterable[dict], task: str = "synth-affect") -> tuple[dict[str, dict[int, list[float]]], str, str]:
     """For ``memory_horizon``: per model label, the test main scores at each lag, of the one group of records
-    (task version and options other than the lag) that spans the most lags; with that version and the score."""
+    (task version and options other than the lag) that spans the most lags, models seen at two lags or more;
+    with that version and the score."""
     settings: dict[tuple[str, str], dict[str, dict[int, list[float]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
     main = None
     for r in records:
@@ -47,8 +48,9 @@ def horizon_points(records: Iterable[dict], task: str = "synth-affect") -> tuple
         return {}, "", ""
     chosen = max(settings, key=lambda k: (len({lag for by in settings[k].values() for lag in by}),
                                           sum(len(v) for by in settings[k].values() for v in by.values())))
-    points, version = settings[chosen], chosen[1]
-    return points, version, main
+    # a model run at one lag only (a variant beside the study) has no line to draw: it would only crowd the legend
+    points = {label: by_lag for label, by_lag in settings[chosen].items() if len(by_lag) >= 2}
+    return points, chosen[1], main
 
 
 def memory_horizon(records: Iterable[dict], out: Path, task: str = "synth-affect") -> list[Path]:
@@ -56,7 +58,7 @@ def memory_horizon(records: Iterable[dict], out: Path, task: str = "synth-affect
     are grouped by their task version and options other than the lag; the group that spans the most lags is
     drawn, so studies at other sizes or task versions in the same folder do not mix into it."""
     points, version, main = horizon_points(records, task)
-    if not points or all(len(v) < 2 for v in points.values()):
+    if not points:
         return []
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6, 4))

@@ -141,17 +141,20 @@ def test_every_panel_is_labelled_and_names_its_task(tmp_path, monkeypatch):
 def test_memory_horizon_does_not_mix_task_versions():
     from benchmark.figures import horizon_points
 
-    def rec(version, lag, score, overrides=None):
+    def rec(version, lag, score, overrides=None, model_overrides=None):
         return {"status": "completed", "task": {"name": "synth-affect", "version": version, "main_score": "mse",
                                                 "overrides": overrides if overrides is not None else {"lag": lag}},
-                "config": {"task": {"options": {"lag": lag}}}, "model": {"name": "lstm", "overrides": {}},
-                "scores": {"test": {"mse": score}}}
+                "config": {"task": {"options": {"lag": lag}}},
+                "model": {"name": "lstm", "overrides": model_overrides or {}}, "scores": {"test": {"mse": score}}}
 
     old = [rec("1.0", 10, 0.03), rec("1.0", 50, 0.08), rec("1.0", 200, 0.1)]
     new = [rec("2.0", 50, 0.07, overrides={})]  # the new version's default lag, no override
     points, version, main = horizon_points(old + new)
     assert version == "1.0" and main == "mse"
     assert {lag: v for lag, v in points["lstm"].items()} == {10: [0.03], 50: [0.08], 200: [0.1]}
+    # a variant run at one lag beside the study draws no line
+    points, _, _ = horizon_points(old + [rec("1.0", 50, 0.09, model_overrides={"truncation": 32})])
+    assert list(points) == ["lstm"]
 
 
 def test_validation_curves_do_not_mix_task_versions(tmp_path, monkeypatch):
