@@ -368,7 +368,8 @@ class RLMemModel(MemoryNetwork):
         plan = budget.plan(per_epoch)
         warm = round(o.bptt_warmup * plan.max_updates)
         if warm:  # early stopping during the warm-up would end the probe before RL has run at all
-            budget = replace(budget, min_updates=min(plan.max_updates, warm + plan.patience * plan.eval_every))
+            floor = max(plan.min_updates, warm + plan.patience * plan.eval_every)  # a larger minimum asked for stays
+            budget = replace(budget, min_updates=min(plan.max_updates, floor))
 
         def updates() -> Iterator[dict[str, float]]:
             batches = self.batches(train, order_gen)

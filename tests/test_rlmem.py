@@ -344,6 +344,12 @@ def test_bptt_warmup_probe_is_not_stopped_before_rl_has_run():
     # warm-up, then selection starts afresh: the first RL checkpoint (10) is the best, one patience window on
     assert info.best_update == 10 and info.updates_run == 12 and info.stopped_by == "early-stop"
     assert model.ddpg.updates > 0
+    # a minimum above the probe's own floor is kept: the run goes on to it
+    model = RLMemModel(RLMemOptions(warmup=50, rl_batch_size=16, bptt_warmup=0.5, batch_size=4, diag_horizon=0),
+                       data.spec, seed=0)
+    sel = Selector(lambda p: {"mse": 1.0}, "mse", False, patience=1)
+    info = model.fit(train, val, TrainBudget(max_updates=16, eval_every=2, patience=1, min_updates=16), sel, NullLog())
+    assert info.updates_run == 16
 
 
 def test_bptt_warmup_trains_the_policy_end_to_end_then_hands_it_to_ddpg():
