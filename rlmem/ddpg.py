@@ -27,6 +27,9 @@ Three further choices, each off by default (then this is the paper's DDPG):
   does not follow an untrained critic's gradient.
 - ``trust_region``: the actor loss adds this weight times the squared distance between the actor's action
   and the target actor's on the same state, an anchor that keeps each step small.
+- ``burn_in``: the actor's objective starts that many steps into the replayed window, from the memory the
+  current actor writes over those steps (no gradient) instead of the stored one, which an older policy
+  wrote (R2D2's burn-in, Kapturowski et al., ICLR 2019). The critic's targets keep their own window.
 """
 
 from __future__ import annotations
@@ -63,6 +66,8 @@ class DDPGConfig:
     # with svg_k > 1: the critic values the state after the K-th write (SVG(K)); False: the K-th step earns
     # its reward instead and the objective is the K rewards alone (the critic still trains, for the diagnostic)
     svg_bootstrap: bool = True
+    burn_in: int = 0  # replayed steps the current actor rewrites (no gradient) before its objective starts
+    td_window: int = 0  # steps of a window the critic's n-step target uses (0: all of them)
 
 VALUE_MODES = ("post-state", "future")
 
@@ -88,6 +93,14 @@ def as_window(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return window
 
 
+def trim_window(window: dict[str, torch.Tensor], width: int) -> dict[str, torch.Tensor]:
+    """The first ``width`` steps of a window (states keep the one after the last step)."""
+    steps = window["action"].shape[1]
+    if width >= steps:
+        return window
+    return {key: value[:, :width + (1 if value.shape[1] == steps + 1 else 0)] for key, value in window.items()}
+
+
 @contextlib.contextmanager
 def frozen(module: nn.Module) -> Iterator[None]:
     """Let gradients flow *through* a module without reaching its parameters."""
@@ -109,8 +122,8 @@ class DDPG:
             raise ValueError("policy_delay must be >= 1 and target_noise >= 0")
         if config.value not in VALUE_MODES:
             raise ValueError(f"value must be one of {', '.join(VALUE_MODES)}, got {config.value!r}")
-        if config.critic_warmup < 0 or config.trust_region < 0 or config.svg_k < 1:
-            raise ValueError("critic_warmup and trust_region must be >= 0, svg_k >= 1")
+        if min(config.critic_warmup, config.trust_region, config.burn_in, config.td_window) < 0 or config.svg_k < 1:
+            raise ValueError("critic_warmup, trust_region, burn_in and td_window must be >= 0, svg_k >= 1")
         if not config.svg_bootstrap and config.svg_k < 2:
             raise ValueError("svg_bootstrap=False drops the critic from a K-step objective: set svg_k >= 2")
         critics = list(critics)
@@ -141,6 +154,8 @@ class DDPG:
         sum_k gamma^k r_{t+k} + gamma^n V'(z_{t+n}) (no bootstrap once the sequence has ended)."""
         c = self.config
         b = as_window(batch)
+        if c.td_window:
+            b = trim_window(b, c.td_window)
         width = b["action"].shape[1]
         if c.value == "future" and width > 1:
             raise ValueError('value="future" is one-step only (n_step=1)')
@@ -194,30 +209,38 @@ class DDPG:
         the known write and the frozen reader, earning their rewards, and the critic values the state
         after the last (SVG(K)), or, without ``svg_bootstrap``, the K-th write earns its reward and no critic
         enters (truncated backpropagation through the known write and reader, on replayed windows); the
-        sequence's end stops it early."""
+        sequence's end stops it early. With ``burn_in`` = B it starts at the window's step B, from the memory
+        the current actor writes over steps 0 .. B-1 (no gradient) instead of the stored one."""
         b = as_window(batch)
-        x, memory, target = b["x"][:, 0], b["memory"][:, 0], b["target"][:, 0]
         togo = b.get("steps_to_go")
+        memory, alive = b["memory"][:, 0], torch.ones_like(b["x"][:, 0, 0])
+        start = min(self.config.burn_in, b["action"].shape[1] - 1)
+        with torch.no_grad():
+            for k in range(start):  # rewrite the stored memory with the current actor; a sequence may end here
+                memory = self.after_write(memory, self.actor(b["x"][:, k], memory))
+                alive = alive * b["step_valid"][:, k + 1].to(alive.dtype)
+        x, target = b["x"][:, start], b["target"][:, start]
+        at = lambda field, k: None if field is None else field[:, start + k]  # noqa: E731 - step k of the objective
         action = self.actor(x, memory)
-        k_steps = min(self.config.svg_k, b["action"].shape[1])
+        k_steps = min(self.config.svg_k, b["action"].shape[1] - start)
         if k_steps <= 1:
-            value = self.action_value(x, memory, action, target, None if togo is None else togo[:, 0], reward_fn)
+            value = alive * self.action_value(x, memory, action, target, at(togo, 0), reward_fn)
         else:
             if reward_fn is None or self.config.value != "post-state":
                 raise ValueError("svg_k > 1 needs the reward function and value='post-state'")
-            value, alive, post = 0.0, torch.ones_like(x[:, 0]), self.after_write(memory, action)
+            value, post = 0.0, self.after_write(memory, action)
             for k in range(k_steps):
                 if k > 0:
-                    post = self.after_write(post, self.actor(b["x"][:, k], post))
+                    post = self.after_write(post, self.actor(at(b["x"], k), post))
                 last = k == k_steps - 1
                 if last and self.config.svg_bootstrap:
                     with frozen(self.critic):
-                        v = self.critic(self.critic_input(b["x"][:, k], None if togo is None else togo[:, k]), post)
+                        v = self.critic(self.critic_input(at(b["x"], k), at(togo, k)), post)
                     value = value + self.config.gamma**k * alive * v
                 else:
-                    value = value + self.config.gamma**k * alive * reward_fn(b["x"][:, k], post, b["target"][:, k])
+                    value = value + self.config.gamma**k * alive * reward_fn(at(b["x"], k), post, at(b["target"], k))
                     if not last:
-                        alive = alive * b["step_valid"][:, k + 1].to(alive.dtype)
+                        alive = alive * b["step_valid"][:, start + k + 1].to(alive.dtype)
         loss = -value.mean()
         if self.config.trust_region > 0:
             with torch.no_grad():

@@ -105,6 +105,9 @@ class RLMemOptions(MemoryNetOptions):
     n_step: int = 1  # critic targets: n-step returns, bootstrapped n steps on (1: the paper's one-step TD)
     svg_k: int = 1  # actor: K-step closed-loop objective through the known write and reader, then V (SVG(K))
     svg_bootstrap: bool = True  # False: the K-step objective is the K rewards alone, no critic value at the end
+    # the actor's objective starts this many replayed steps in, from the memory the current actor writes over
+    # them rather than the stored one an older policy wrote (R2D2's burn-in); the critic's targets are unchanged
+    burn_in: int = 0
     # at each validation, the critic-gradient diagnostic (rlmem.diagnostics) over this many steps on up to 8
     # validation sequences; 0 turns it off
     diag_horizon: int = 20
@@ -122,7 +125,7 @@ class RLMemOptions(MemoryNetOptions):
         super().__post_init__()
         check_options(self, at_least_1=("buffer_size", "rl_batch_size", "chunk", "policy_delay", "n_step", "svg_k"),
                       non_negative=("actor_lr", "critic_lr", "noise_sigma", "warmup", "target_noise", "replay_ratio",
-                                    "critic_warmup", "trust_region", "diag_horizon"),
+                                    "critic_warmup", "trust_region", "diag_horizon", "burn_in"),
                       choices={"noise": NOISES, "n_critics": (1, 2), "value": VALUE_MODES, "critic": tuple(CRITICS)})
         if not 0 <= self.gamma < 1:
             raise ValueError(f"gamma must be in [0, 1), got {self.gamma!r}")
@@ -325,11 +328,17 @@ class RLMemModel(MemoryNetwork):
             options.gamma, options.tau, options.actor_lr, options.critic_lr, options.grad_clip,
             options.policy_delay, options.target_noise, value=options.value, critic_time=options.critic_time,
             critic_warmup=options.critic_warmup, trust_region=options.trust_region, svg_k=options.svg_k,
-            svg_bootstrap=options.svg_bootstrap),
+            svg_bootstrap=options.svg_bootstrap, burn_in=options.burn_in, td_window=self.td_window),
             generator=torch.Generator().manual_seed(seed + 3))
         actor = self.net["actor"]
         self.explore = StepRunner(lambda x, memory, noise: exploration_step(actor, self.layout, x, memory, noise),
                                   options.cuda_graphs)
+
+    @property
+    def td_window(self) -> int:
+        """Steps of a replayed window the critic's n-step target spans (with ``svg_k`` > 1 the window the actor
+        needs, as it was before ``burn_in``; the burn-in steps do not lengthen it)."""
+        return max(self.options.n_step, self.options.svg_k)
 
     def replay_fields(self) -> dict[str, tuple[int, ...]]:
         """The shape of each per-step field the replay keeps (``valid`` comes with the replay)."""
@@ -503,10 +512,11 @@ class RLMemModel(MemoryNetwork):
         return replay.add(**items)
 
     def sample(self, replay: TrajectoryReplay) -> dict[str, torch.Tensor]:
-        """A window batch for DDPG (``rlmem.ddpg.as_window``): ``max(n_step, svg_k)`` steps from each sampled
-        one; with ``reencode`` its states are encoded now, by the current encoder."""
+        """A window batch for DDPG (``rlmem.ddpg.as_window``): enough steps from each sampled one for the
+        critic's target (``td_window``) and for the actor's burn-in and K steps; with ``reencode`` its states
+        are encoded now, by the current encoder."""
         o = self.options
-        batch = replay.sample(o.rl_batch_size, max(o.n_step, o.svg_k))
+        batch = replay.sample(o.rl_batch_size, max(self.td_window, o.burn_in + o.svg_k))
         if o.reencode:
             with torch.no_grad():
                 batch["x"] = self.net["encoder"](batch.pop("features"))

@@ -646,11 +646,63 @@ def test_svg_k_differentiates_k_closed_loop_writes_then_the_critic():
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in actor.parameters())
 
 
+def burn_in_window():
+    torch.manual_seed(0)
+    layout = ActionLayout(4, 3)
+    actor, critic = Actor(5, layout, 16, 3.0), PostStateCritic(5, 4, 3, 16)
+    g = torch.Generator().manual_seed(5)
+    b = {"x": torch.randn(6, 5, 5, generator=g), "memory": torch.randn(6, 4, 4, 3, generator=g),
+         "action": layout.squash(torch.randn(6, 4, layout.size, generator=g)),
+         "target": torch.randn(6, 5, 2, generator=g),
+         "valid": torch.ones(6, 5, dtype=torch.bool), "step_valid": torch.ones(6, 4, dtype=torch.bool)}
+    b["step_valid"][4, 1:] = False  # row 4's sequence ends during the burn-in; row 5's in the objective
+    b["step_valid"][5, 3:] = False
+    return layout, actor, critic, b
+
+
+def test_burn_in_starts_the_actor_objective_from_the_memory_the_current_actor_writes():
+    layout, actor, critic, b = burn_in_window()
+    burn = DDPG(actor, [critic], layout, DDPGConfig(gamma=0.9, svg_k=2, svg_bootstrap=False, burn_in=2))
+    loss = burn.actor_loss(b, reward)
+    loss.backward()
+    grads = [p.grad.clone() for p in actor.parameters()]
+    actor.zero_grad()
+    with torch.no_grad():  # the stored memory of step 2 is replaced by what the actor writes over steps 0 and 1
+        m = b["memory"][:, 0]
+        for k in range(2):
+            m = write(m, layout.split(actor(b["x"][:, k], m)))
+    m0 = write(m, layout.split(actor(b["x"][:, 2], m)))
+    m1 = write(m0, layout.split(actor(b["x"][:, 3], m0)))
+    alive = b["step_valid"][:, 1:3].all(1).float()
+    expected = -(alive * (reward(None, m0, None) + 0.9 * b["step_valid"][:, 3].float() * reward(None, m1, None))).mean()
+    expected.backward()
+    assert torch.allclose(loss, expected, atol=1e-6)
+    assert all(torch.allclose(a, p.grad, atol=1e-6) for a, p in zip(grads, actor.parameters()))  # none via burn-in
+    with torch.no_grad():  # starting from the stored (stale) memory of step 2 gives another loss
+        stale = write(b["memory"][:, 2], layout.split(actor(b["x"][:, 2], b["memory"][:, 2])))
+        assert not torch.allclose(reward(None, stale, None), reward(None, m0, None), atol=1e-3)
+    with pytest.raises(ValueError, match="burn_in"):
+        RLMemOptions(burn_in=-1)
+
+
+def test_td_window_keeps_the_critic_target_to_its_own_steps():
+    from rlmem.ddpg import trim_window
+
+    layout, actor, critic, b = burn_in_window()
+    full = DDPG(actor, [critic], layout, DDPGConfig(gamma=0.9))
+    two = DDPG(actor, [critic], layout, DDPGConfig(gamma=0.9, td_window=2))
+    short = trim_window(b, 2)
+    assert short["x"].shape[1] == 3 and short["action"].shape[1] == 2
+    assert torch.equal(two.critic_loss(b, reward)[1], full.critic_loss(short, reward)[1])
+    assert not torch.allclose(full.critic_loss(b, reward)[1], full.critic_loss(short, reward)[1])
+
+
 @pytest.mark.parametrize("bootstrap", [True, False])
 def test_n_step_and_svg_train_end_to_end(bootstrap):
     task, data, train, val, _ = tiny_task()
-    model = RLMemModel(RLMemOptions(n_step=4, svg_k=3, svg_bootstrap=bootstrap, reencode=True, critic_time=True, warmup=50,
-                                    rl_batch_size=16, batch_size=4, chunk=16, diag_horizon=8), data.spec, seed=0)
+    model = RLMemModel(RLMemOptions(n_step=4, svg_k=3, svg_bootstrap=bootstrap, burn_in=2, reencode=True,
+                                    critic_time=True, warmup=50, rl_batch_size=16, batch_size=4, chunk=16,
+                                    diag_horizon=8), data.spec, seed=0)
     sel = Selector(lambda p: task.evaluate(p, val), "mse", False, patience=5)
     info = model.fit(train, val, TrainBudget(epochs=2), sel, NullLog())
     assert info.diagnostics["ddpg_updates"] > 0 and np.isfinite(info.history[-1]["val_mse"])
