@@ -56,6 +56,10 @@ RL_DESIGN = (  # (label, model, overrides); the first is the reference
     # starts from the memory its own policy writes, not the stored one an older policy wrote (R2D2's burn-in)
     ("actor through 20 known writes after a 20-step burn-in, rewards only, no critic (actor lr 1e-3)", "rlmem",
      ("model.svg_k=20", "model.svg_bootstrap=false", "model.burn_in=20", "model.actor_lr=0.001")),
+    # the same, with the encoder learning from those 20 steps too (end-to-end BPTT's other half)
+    ("actor through 20 known writes, rewards only, no critic, encoder trained by them too (actor lr 1e-3)", "rlmem",
+     ("model.svg_k=20", "model.svg_bootstrap=false", "model.reencode=true", "model.encoder_credit=true",
+      "model.actor_lr=0.001")),
     ("all of it: the four, 10-step returns, SVG(10)", "rlmem", ("model.reencode=true", "model.critic_time=true",
                                                               "model.critic_warmup=1000", "model.trust_region=1.0",
                                                               "model.n_step=10", "model.svg_k=10")),

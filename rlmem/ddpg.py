@@ -183,7 +183,8 @@ class DDPG:
                 td_target = goes_on * (next_reward + c.gamma * next_value)
             else:
                 td_target = ret + c.gamma ** n.to(post.dtype) * goes_on * next_value
-        x = self.critic_input(b["x"][:, 0], None if togo is None else togo[:, 0])
+        # detached: states encoded with gradient (for the actor's objective) must not train the encoder here
+        x = self.critic_input(b["x"][:, 0].detach(), None if togo is None else togo[:, 0])
         errors = [td_target - critic(x, post[:, 0]) for critic in self.critics]
         loss = sum((e**2).mean() for e in errors)
         return loss, errors[0].detach()

@@ -108,6 +108,10 @@ class RLMemOptions(MemoryNetOptions):
     # the actor's objective starts this many replayed steps in, from the memory the current actor writes over
     # them rather than the stored one an older policy wrote (R2D2's burn-in); the critic's targets are unchanged
     burn_in: int = 0
+    # the actor's K-step objective also trains the encoder (with reencode: the sampled states are encoded with
+    # gradient), as end-to-end BPTT does, so x_t learns to carry what later writes and reads need; without it
+    # the encoder learns only from each step's own prediction
+    encoder_credit: bool = False
     # at each validation, the critic-gradient diagnostic (rlmem.diagnostics) over this many steps on up to 8
     # validation sequences; 0 turns it off
     diag_horizon: int = 20
@@ -139,6 +143,9 @@ class RLMemOptions(MemoryNetOptions):
             raise ValueError("value=future is one-step only: n_step and svg_k must stay 1")
         if not self.svg_bootstrap and self.svg_k < 2:
             raise ValueError("svg_bootstrap=false drops the critic from a K-step objective: set svg_k >= 2")
+        if self.encoder_credit and not (self.reencode and self.svg_k >= 2):
+            raise ValueError("encoder_credit trains the encoder through the K-step objective on re-encoded replay: "
+                             "set reencode=true and svg_k >= 2")
 
 
 @dataclass
@@ -450,6 +457,9 @@ class RLMemModel(MemoryNetwork):
             pending = fields
             if c1 == n_seg:  # the batch's sequences end in this chunk: nothing follows it
                 stored += self._store_chunk(replay, pending, None)
+            # before the DDPG updates: with encoder_credit their actor losses leave gradients on the encoder,
+            # which the supervised step below applies with its own
+            optimizer.zero_grad()
             for key, values in self._ddpg_updates(replay, stored).items():
                 stats.setdefault(key, []).extend(values)
             # the learnable initial memory gets its one-step gradient through the first write
@@ -458,7 +468,6 @@ class RLMemModel(MemoryNetwork):
                 post = torch.cat([self.layout.apply(self.initial_memory(batch), actions[:, 0]).unsqueeze(1),
                                   posts[:, 1:]], dim=1)
             loss = self._supervised_loss(reader(xs, post), seg.targets, seg.mask)
-            optimizer.zero_grad()
             loss.backward()
             if o.grad_clip > 0:
                 nn.utils.clip_grad_norm_(supervised, o.grad_clip)
@@ -518,7 +527,7 @@ class RLMemModel(MemoryNetwork):
         o = self.options
         batch = replay.sample(o.rl_batch_size, max(self.td_window, o.burn_in + o.svg_k))
         if o.reencode:
-            with torch.no_grad():
+            with torch.set_grad_enabled(o.encoder_credit):
                 batch["x"] = self.net["encoder"](batch.pop("features"))
         return batch
 

@@ -697,6 +697,27 @@ def test_td_window_keeps_the_critic_target_to_its_own_steps():
     assert not torch.allclose(full.critic_loss(b, reward)[1], full.critic_loss(short, reward)[1])
 
 
+@pytest.mark.parametrize("credit", [True, False])
+def test_encoder_credit_sends_the_actor_objective_and_only_it_into_the_encoder(credit):
+    task, data, train, val, _ = tiny_task()
+    model = RLMemModel(RLMemOptions(svg_k=3, svg_bootstrap=False, reencode=True, encoder_credit=credit, warmup=50,
+                                    rl_batch_size=16, batch_size=4, chunk=16, diag_horizon=0), data.spec, seed=0)
+    sel = Selector(lambda p: task.evaluate(p, val), "mse", False, patience=5)
+    model.fit(train, val, TrainBudget(max_updates=4, eval_every=4, min_updates=0), sel, NullLog())
+    encoder = model.net["encoder"]
+
+    def encoder_grad(loss_of) -> float:
+        encoder.zero_grad(set_to_none=True)
+        loss_of(model.sample(model.last_replay)).backward()
+        return sum(float(p.grad.abs().sum()) for p in encoder.parameters() if p.grad is not None)
+
+    assert encoder_grad(lambda b: model.ddpg.critic_loss(b, model.reward)[0]) == 0.0  # never from the critic
+    from_actor = encoder_grad(lambda b: model.ddpg.actor_loss(b, model.reward))
+    assert (from_actor > 0) == credit
+    with pytest.raises(ValueError, match="encoder_credit"):
+        RLMemOptions(encoder_credit=True, svg_k=3)
+
+
 @pytest.mark.parametrize("bootstrap", [True, False])
 def test_n_step_and_svg_train_end_to_end(bootstrap):
     task, data, train, val, _ = tiny_task()
