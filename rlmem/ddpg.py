@@ -18,7 +18,7 @@ function of the post-state, and learns only what comes after it:
 
 so the critic no longer has to carry the large, mostly action-independent level of the immediate reward.
 
-Three further choices, each off by default (then this is the paper's DDPG):
+Further choices, each off by default (then this is the paper's DDPG):
 
 - ``critic_time``: the critics also see how far the sequence still runs (``steps_to_go`` in the batch), as
   gamma^togo and togo / 1000. The discounted return depends mostly on that: without it most of the TD
