@@ -610,14 +610,22 @@ def test_n_step_targets_match_a_hand_computation():
             assert torch.allclose(td[row], (target - ddpg.critic(b["x"][row: row + 1, 0], post0))[0], atol=1e-6)
 
 
-def test_svg_k_differentiates_k_closed_loop_writes_then_the_critic():
+def actor_and_window(width: int, seed: int):
+    """A small actor and critic, and a window of ``width`` steps for 6 sequences, every step valid."""
     torch.manual_seed(0)
     layout = ActionLayout(4, 3)
     actor, critic = Actor(5, layout, 16, 3.0), PostStateCritic(5, 4, 3, 16)
-    g = torch.Generator().manual_seed(3)
-    b = {"x": torch.randn(6, 3, 5, generator=g), "memory": torch.randn(6, 2, 4, 3, generator=g),
-         "action": torch.zeros(6, 2, layout.size), "target": torch.randn(6, 3, 2, generator=g),
-         "valid": torch.ones(6, 3, dtype=torch.bool), "step_valid": torch.tensor([[1, 1]] * 5 + [[1, 0]], dtype=torch.bool)}
+    g = torch.Generator().manual_seed(seed)
+    b = {"x": torch.randn(6, width + 1, 5, generator=g), "memory": torch.randn(6, width, 4, 3, generator=g),
+         "action": layout.squash(torch.randn(6, width, layout.size, generator=g)),
+         "target": torch.randn(6, width + 1, 2, generator=g), "valid": torch.ones(6, width + 1, dtype=torch.bool),
+         "step_valid": torch.ones(6, width, dtype=torch.bool)}
+    return layout, actor, critic, b
+
+
+def test_svg_k_differentiates_k_closed_loop_writes_then_the_critic():
+    layout, actor, critic, b = actor_and_window(2, seed=3)
+    b["step_valid"][5, 1] = False
     one = DDPG(actor, [critic], layout, DDPGConfig(gamma=0.9))
     two = DDPG(actor, [critic], layout, DDPGConfig(gamma=0.9, svg_k=2))
     with torch.no_grad():
@@ -647,14 +655,7 @@ def test_svg_k_differentiates_k_closed_loop_writes_then_the_critic():
 
 
 def burn_in_window():
-    torch.manual_seed(0)
-    layout = ActionLayout(4, 3)
-    actor, critic = Actor(5, layout, 16, 3.0), PostStateCritic(5, 4, 3, 16)
-    g = torch.Generator().manual_seed(5)
-    b = {"x": torch.randn(6, 5, 5, generator=g), "memory": torch.randn(6, 4, 4, 3, generator=g),
-         "action": layout.squash(torch.randn(6, 4, layout.size, generator=g)),
-         "target": torch.randn(6, 5, 2, generator=g),
-         "valid": torch.ones(6, 5, dtype=torch.bool), "step_valid": torch.ones(6, 4, dtype=torch.bool)}
+    layout, actor, critic, b = actor_and_window(4, seed=5)
     b["step_valid"][4, 1:] = False  # row 4's sequence ends during the burn-in; row 5's in the objective
     b["step_valid"][5, 3:] = False
     return layout, actor, critic, b
