@@ -271,10 +271,9 @@ def run(request: RunRequest, reporter: Reporter | None = None) -> list[CellOutco
             path = cell_path(request.results, pair, seed, fold)
             label = f"{pair.task_name} · {pair.model_name} · seed {seed} · fold {fold}"
             main = pair.task.metadata.main_score
-            skipped = request.resume and _finished(path, pair)
-            if skipped:
-                record = load_record(path)
-            else:
+            record = resumed_record(path, pair) if request.resume else None
+            skipped = record is not None
+            if not skipped:
                 reporter.start_cell(label)
                 record = run_cell(pair, seed, fold, reporter, request.trace)
                 save_record(path, record)
@@ -305,6 +304,32 @@ def _finished(path: Path, pair: _Pair) -> bool:
         and rec["task"].get("data_sha256") == pair.data.data_sha256
         and rec["task"].get("split_sha256") == pair.data.split_sha256
     )
+
+
+def resumed_record(path: Path, pair: _Pair) -> dict[str, Any] | None:
+    """The finished record of this cell, if there is one: at ``path``, or else a record of the same model,
+    config hash, seed and fold under another variant's folder (an ablation variant equal to the tuned preset,
+    a grid value equal to the default), which is copied to ``path`` with this cell's labels and the path it
+    came from, so that no identical configuration trains twice."""
+    if _finished(path, pair):
+        return load_record(path)
+    task_dir, hash_dir = path.parents[3], path.parents[1].name
+    for twin in sorted(task_dir.glob(f"*/{hash_dir}/{path.parent.name}/{path.name}")):
+        if twin == path or not _finished(twin, pair):
+            continue
+        record = load_record(twin)
+        if record["model"].get("name") != pair.model_name:
+            continue
+        record["model"] = {**record["model"], "variant": pair.variant, "overrides": _model_overrides(pair)}
+        record["provenance"] = {**record["provenance"], "reused_from": twin.relative_to(task_dir.parent).as_posix()}
+        save_record(path, record)
+        return record
+    return None
+
+
+def _model_overrides(pair: _Pair) -> dict[str, Any]:
+    """The options a record lists under its model (a reference model, a floor or ceiling, has no training)."""
+    return {**pair.resolved.applied["model"], **({} if pair.model_cls.reference else pair.resolved.applied["train"])}
 
 
 def run_cell(pair: _Pair, seed: int, fold_index: int, reporter: Reporter, trace: bool = False) -> dict[str, Any]:
@@ -338,8 +363,7 @@ def run_cell(pair: _Pair, seed: int, fold_index: int, reporter: Reporter, trace:
             "reference": bool(pair.model_cls.reference),
             "source": model_registry().entry(pair.model_name).source,
             "n_parameters": None,
-            "overrides": {**pair.resolved.applied["model"],
-                          **({} if pair.model_cls.reference else pair.resolved.applied["train"])},
+            "overrides": _model_overrides(pair),
             "tuned": pair.tuned,
         },
         "purpose": "tuning" if pair.tuning else "run",

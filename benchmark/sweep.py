@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from benchmark.config import ConfigError
-from benchmark.records import load_record
-from benchmark.runner import (CellOutcome, Reporter, RunRequest, _finished, cell_path, ensure_writable, prepare,
+from benchmark.runner import (CellOutcome, Reporter, RunRequest, cell_path, ensure_writable, prepare, resumed_record,
                               run_cell, save_record)
 
 EXECUTORS = ("local", "ray")
@@ -141,8 +140,9 @@ def sweep(
     reporter.plan(len(cells))
     todo, outcomes = [], []
     for spec, path, pair in cells:
-        if requests[0].resume and _finished(path, pair):
-            outcomes.append(_outcome(spec, path, pair, load_record(path), skipped=True))
+        record = resumed_record(path, pair) if requests[0].resume else None
+        if record is not None:
+            outcomes.append(_outcome(spec, path, pair, record, skipped=True))
             reporter.end_cell(outcomes[-1])
         else:
             todo.append((spec, path, pair))

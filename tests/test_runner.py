@@ -73,6 +73,23 @@ def test_resume_skips_finished_cells_and_reruns_changed_configs(tmp_path):
     assert [o.status for o in overwrite] == ["completed"] * 2
 
 
+def test_a_variant_equal_to_a_finished_config_reuses_its_record_instead_of_training(tmp_path):
+    (first,) = run(request(tmp_path, models=["mlp"], seeds=[0]))
+    # hidden=64 is mlp's default: a new variant folder, the same configuration
+    (again,) = run(request(tmp_path, models=["mlp"], seeds=[0], overrides=[*TINY_AFFECT, "hidden=64"]))
+    assert again.status == "skipped" and again.path != first.path and again.path.exists()
+    assert again.test_score == first.test_score
+    copy = json.loads(again.path.read_text())
+    assert copy["model"]["variant"] == "hidden=64,epochs=3,patience=2" and copy["model"]["overrides"]["hidden"] == 64
+    assert copy["provenance"]["reused_from"] == first.path.relative_to(tmp_path / "res").as_posix()
+    assert copy["config_hash"] == json.loads(first.path.read_text())["config_hash"]
+    # a different configuration, or --no-resume, still trains
+    (other,) = run(request(tmp_path, models=["mlp"], seeds=[0], overrides=[*TINY_AFFECT, "hidden=8"]))
+    assert other.status == "completed"
+    (forced,) = run(request(tmp_path, models=["mlp"], seeds=[0], overrides=[*TINY_AFFECT, "hidden=64"], resume=False))
+    assert forced.status == "completed"
+
+
 def test_a_failing_cell_is_recorded_and_the_others_go_on(tmp_path, monkeypatch):
     plugin = tmp_path / "flaky.py"
     plugin.write_text(PLUGIN)
