@@ -241,7 +241,8 @@ def ensure_writable(results: Path) -> None:
         with tempfile.NamedTemporaryFile(dir=results, prefix=".rlbench-write-check-"):
             pass
     except OSError as exc:
-        raise RunError(f"{results}: cannot write records there ({exc.strerror or exc}); choose another --results") from None
+        raise RunError(f"{results}: cannot write records there ({exc.strerror or exc}); "
+                       "choose another --results") from None
 
 
 def save_record(path: Path, record: dict[str, Any]) -> None:

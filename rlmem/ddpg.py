@@ -29,7 +29,8 @@ Further choices, each off by default (then this is the paper's DDPG):
   and the target actor's on the same state, an anchor that keeps each step small.
 - ``burn_in``: the actor's objective starts that many steps into the replayed window, from the memory the
   current actor writes over those steps (no gradient) instead of the stored one, which an older policy
-  wrote (R2D2's burn-in, Kapturowski et al., ICLR 2019). The critic's targets keep their own window.
+  wrote (R2D2's burn-in, Kapturowski et al., ICLR 2019), averaged over the windows whose sequence outlasts
+  the burn-in. The critic's targets keep their own window.
 """
 
 from __future__ import annotations
@@ -220,6 +221,7 @@ class DDPG:
             for k in range(start):  # rewrite the stored memory with the current actor; a sequence may end here
                 memory = self.after_write(memory, self.actor(b["x"][:, k], memory))
                 alive = alive * b["step_valid"][:, k + 1].to(alive.dtype)
+        live = alive  # rows whose sequence outlasts the burn-in: only they have an objective to average
         x, target = b["x"][:, start], b["target"][:, start]
         at = lambda field, k: None if field is None else field[:, start + k]  # noqa: E731 - step k of the objective
         action = self.actor(x, memory)
@@ -242,11 +244,14 @@ class DDPG:
                     value = value + self.config.gamma**k * alive * reward_fn(at(b["x"], k), post, at(b["target"], k))
                     if not last:
                         alive = alive * b["step_valid"][:, start + k + 1].to(alive.dtype)
-        loss = -value.mean()
+        # a mean over the live rows: one over the batch would shrink the step by the share that died in the
+        # burn-in (without burn-in every row is live and this is the plain mean)
+        mean = (lambda t: (live * t).sum() / live.sum().clamp(min=1)) if start else (lambda t: t.mean())  # noqa: E731
+        loss = -mean(value)
         if self.config.trust_region > 0:
             with torch.no_grad():
                 anchor = self.actor_target(x, memory)
-            loss = loss + self.config.trust_region * ((action - anchor) ** 2).sum(-1).mean()
+            loss = loss + self.config.trust_region * mean(((action - anchor) ** 2).sum(-1))
         return loss
 
     def update(self, batch: dict[str, torch.Tensor], reward_fn: RewardFn) -> dict[str, float]:
