@@ -73,6 +73,25 @@ class DDPGConfig:
 VALUE_MODES = ("post-state", "future")
 
 
+def check_config(config: DDPGConfig) -> None:
+    """Refuse a configuration the updates cannot run (rlmem's options are checked here too, so both layers
+    say the same)."""
+    if not 0.0 <= config.gamma < 1.0:
+        raise ValueError(f"gamma must be in [0, 1), got {config.gamma!r}")
+    if not 0.0 < config.tau <= 1.0:
+        raise ValueError(f"tau must be in (0, 1], got {config.tau!r}")
+    if config.policy_delay < 1 or config.target_noise < 0:
+        raise ValueError("policy_delay must be >= 1 and target_noise >= 0")
+    if config.value not in VALUE_MODES:
+        raise ValueError(f"value must be one of {', '.join(VALUE_MODES)}, got {config.value!r}")
+    if min(config.critic_warmup, config.trust_region, config.burn_in, config.td_window) < 0 or config.svg_k < 1:
+        raise ValueError("critic_warmup, trust_region, burn_in and td_window must be >= 0, svg_k >= 1")
+    if config.value == "future" and max(config.svg_k, config.td_window) > 1:
+        raise ValueError("value=future is one-step only: n_step and svg_k must stay 1")
+    if not config.svg_bootstrap and config.svg_k < 2:
+        raise ValueError("svg_bootstrap=false drops the critic from a K-step objective: set svg_k >= 2")
+
+
 def as_window(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """The losses read windows of W steps (``TrajectoryReplay.sample``): ``x``, ``target``, ``valid`` and
     ``steps_to_go`` ``[B, W + 1, ...]``, ``memory``, ``action`` and ``step_valid`` ``[B, W, ...]``. A one-step
@@ -117,16 +136,7 @@ def frozen(module: nn.Module) -> Iterator[None]:
 class DDPG:
     def __init__(self, actor: nn.Module, critics: Sequence[nn.Module], layout: ActionLayout, config: DDPGConfig,
                  generator: torch.Generator | None = None):
-        if not 0.0 <= config.gamma < 1.0:
-            raise ValueError(f"gamma must be in [0, 1), got {config.gamma}")
-        if config.policy_delay < 1 or config.target_noise < 0:
-            raise ValueError("policy_delay must be >= 1 and target_noise >= 0")
-        if config.value not in VALUE_MODES:
-            raise ValueError(f"value must be one of {', '.join(VALUE_MODES)}, got {config.value!r}")
-        if min(config.critic_warmup, config.trust_region, config.burn_in, config.td_window) < 0 or config.svg_k < 1:
-            raise ValueError("critic_warmup, trust_region, burn_in and td_window must be >= 0, svg_k >= 1")
-        if not config.svg_bootstrap and config.svg_k < 2:
-            raise ValueError("svg_bootstrap=False drops the critic from a K-step objective: set svg_k >= 2")
+        check_config(config)
         critics = list(critics)
         self.actor, self.critic, self.critics, self.layout, self.config = actor, critics[0], critics, layout, config
         self.actor_target = make_target(actor)

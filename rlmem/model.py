@@ -27,7 +27,7 @@ from benchmark.episodes import Episode, FeatureScaler, select_modalities
 from benchmark.interfaces import (FitInfo, Model, TrainBudget, TrainingLog, check_device, check_options, run_updates,
                                   torch_device)
 from benchmark.selection import Selector
-from rlmem.ddpg import DDPG, VALUE_MODES, DDPGConfig, frozen
+from rlmem.ddpg import DDPG, VALUE_MODES, DDPGConfig, check_config, frozen
 from rlmem.diagnostics import KEYS as DIAGNOSTIC_KEYS, critic_gradient_check
 from rlmem.memory import RETAIN_MODES, ActionLayout
 from rlmem.networks import CRITICS, Actor, FusionEncoder, Reader
@@ -131,21 +131,26 @@ class RLMemOptions(MemoryNetOptions):
                       non_negative=("actor_lr", "critic_lr", "noise_sigma", "warmup", "target_noise", "replay_ratio",
                                     "critic_warmup", "trust_region", "diag_horizon", "burn_in"),
                       choices={"noise": NOISES, "n_critics": (1, 2), "value": VALUE_MODES, "critic": tuple(CRITICS)})
-        if not 0 <= self.gamma < 1:
-            raise ValueError(f"gamma must be in [0, 1), got {self.gamma!r}")
-        if not 0 < self.tau <= 1:
-            raise ValueError(f"tau must be in (0, 1], got {self.tau!r}")
+        check_config(self.ddpg_config())
         if not 0 <= self.bptt_warmup < 1:
             raise ValueError(f"bptt_warmup must be a share of the budget in [0, 1), got {self.bptt_warmup!r}")
         if self.freeze_encoder and not self.bptt_warmup:
             raise ValueError("freeze_encoder acts at the hand-over of a BPTT warm-up: set bptt_warmup > 0 too")
-        if self.value == "future" and (self.n_step > 1 or self.svg_k > 1):
-            raise ValueError("value=future is one-step only: n_step and svg_k must stay 1")
-        if not self.svg_bootstrap and self.svg_k < 2:
-            raise ValueError("svg_bootstrap=false drops the critic from a K-step objective: set svg_k >= 2")
         if self.encoder_credit and not (self.reencode and self.svg_k >= 2):
             raise ValueError("encoder_credit trains the encoder through the K-step objective on re-encoded replay: "
                              "set reencode=true and svg_k >= 2")
+
+    @property
+    def td_window(self) -> int:
+        """Steps of a replayed window the critic's n-step target spans (with ``svg_k`` > 1 the window the actor
+        needs, as it was before ``burn_in``; the burn-in steps do not lengthen it)."""
+        return max(self.n_step, self.svg_k)
+
+    def ddpg_config(self) -> DDPGConfig:
+        return DDPGConfig(self.gamma, self.tau, self.actor_lr, self.critic_lr, self.grad_clip, self.policy_delay,
+                          self.target_noise, value=self.value, critic_time=self.critic_time,
+                          critic_warmup=self.critic_warmup, trust_region=self.trust_region, svg_k=self.svg_k,
+                          svg_bootstrap=self.svg_bootstrap, burn_in=self.burn_in, td_window=self.td_window)
 
 
 @dataclass
@@ -331,21 +336,15 @@ class RLMemModel(MemoryNetwork):
             self.net[name] = CRITICS[options.critic](x_dim, options.slots, options.width,
                                                      options.hidden).to(self.device)
             critics.append(self.net[name])
-        self.ddpg = DDPG(self.net["actor"], critics, self.layout, DDPGConfig(
-            options.gamma, options.tau, options.actor_lr, options.critic_lr, options.grad_clip,
-            options.policy_delay, options.target_noise, value=options.value, critic_time=options.critic_time,
-            critic_warmup=options.critic_warmup, trust_region=options.trust_region, svg_k=options.svg_k,
-            svg_bootstrap=options.svg_bootstrap, burn_in=options.burn_in, td_window=self.td_window),
-            generator=torch.Generator().manual_seed(seed + 3))
+        self.ddpg = DDPG(self.net["actor"], critics, self.layout, options.ddpg_config(),
+                         generator=torch.Generator().manual_seed(seed + 3))
         actor = self.net["actor"]
         self.explore = StepRunner(lambda x, memory, noise: exploration_step(actor, self.layout, x, memory, noise),
                                   options.cuda_graphs)
 
     @property
     def td_window(self) -> int:
-        """Steps of a replayed window the critic's n-step target spans (with ``svg_k`` > 1 the window the actor
-        needs, as it was before ``burn_in``; the burn-in steps do not lengthen it)."""
-        return max(self.options.n_step, self.options.svg_k)
+        return self.options.td_window
 
     def replay_fields(self) -> dict[str, tuple[int, ...]]:
         """The shape of each per-step field the replay keeps (``valid`` comes with the replay)."""
