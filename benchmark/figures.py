@@ -123,6 +123,12 @@ def training_curves(records: Sequence[dict], out: Path, name: str, title: str) -
     if not higher and all(v > 0 for by_update in curves.values() for vs in by_update.values() for v in vs):
         ax.set_yscale("log")  # errors: a blow-up should not flatten the differences that matter
         _plain_log_ticks(ax.yaxis)
+        low, high = ax.get_ylim()
+        if high / low < 10:  # within a decade the 1x, 2x and 5x ticks leave one label or none
+            from matplotlib.ticker import MaxNLocator, NullFormatter
+
+            ax.yaxis.set_major_locator(MaxNLocator(6))
+            ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("optimizer updates")
     ax.set_ylabel(f"validation {key[4:]}")
     ax.set_title(title, fontsize=10)
