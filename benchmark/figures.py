@@ -121,14 +121,7 @@ def training_curves(records: Sequence[dict], out: Path, name: str, title: str) -
                         markerfacecolor="none" if unfinished else line.get_color())
     higher = any((r.get("selection") or {}).get("higher_is_better") for r in records)
     if not higher and all(v > 0 for by_update in curves.values() for vs in by_update.values() for v in vs):
-        ax.set_yscale("log")  # errors: a blow-up should not flatten the differences that matter
-        _plain_log_ticks(ax.yaxis)
-        low, high = ax.get_ylim()
-        if high / low < 10:  # within a decade the 1x, 2x and 5x ticks leave one label or none
-            from matplotlib.ticker import MaxNLocator, NullFormatter
-
-            ax.yaxis.set_major_locator(MaxNLocator(6))
-            ax.yaxis.set_minor_formatter(NullFormatter())
+        _log_errors(ax)
     ax.set_xlabel("optimizer updates")
     ax.set_ylabel(f"validation {key[4:]}")
     ax.set_title(title, fontsize=10)
@@ -158,6 +151,20 @@ def _critic_panel(ax, critic: dict, labels: list[str], title: str) -> None:
 
 MARKERS = ("o", "s", "^", "v", "D", "P", "X", "*", "<", ">")
 LINESTYLES = ("-", "--", "-.", ":")  # with the markers, lines that lie on top of each other stay apart
+
+
+def _log_errors(ax) -> None:
+    """A log y axis for errors (a blow-up should not flatten the differences that matter), labelled in
+    plain numbers; within a decade the 1x, 2x and 5x ticks would leave one label or none, so evenly spaced
+    ones are labelled instead."""
+    from matplotlib.ticker import MaxNLocator, NullFormatter
+
+    ax.set_yscale("log")
+    _plain_log_ticks(ax.yaxis)
+    low, high = ax.get_ylim()
+    if high / low < 10:
+        ax.yaxis.set_major_locator(MaxNLocator(6))
+        ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def _plain_log_ticks(axis) -> None:

@@ -189,3 +189,21 @@ def test_validation_curves_of_a_score_are_drawn_on_a_linear_axis(tmp_path, monke
     figures.training_curves([rec(True, [0.5, 0.7])], tmp_path, "f", "synth-summary: curves")  # an F-score
     figures.training_curves([rec(False, [0.5, 0.07])], tmp_path, "m", "synth-affect: curves")  # an error
     assert scales == ["linear", "log"]
+
+
+def test_error_curves_within_a_decade_keep_several_labelled_ticks():
+    from benchmark.figures import _log_errors, _plt
+
+    def labels(low: float, high: float) -> list[str]:
+        fig, ax = _plt().subplots()
+        ax.plot([0, 1, 2], [low, (low + high) / 2, high])
+        _log_errors(ax)
+        fig.canvas.draw()
+        shown = [t.get_text() for t in [*ax.get_yticklabels(), *ax.get_yticklabels(minor=True)]
+                 if t.get_text() and low <= t.get_position()[1] <= high]
+        _plt().close(fig)
+        return shown
+
+    assert len(labels(0.105, 0.21)) >= 3  # 1x-2x-5x ticks alone would label only 0.2 here
+    wide = labels(0.01, 20.0)  # beyond a decade the plain 1x, 2x, 5x labels stay
+    assert "0.1" in wide and "1" in wide and "10" in wide
