@@ -321,8 +321,11 @@ def resumed_record(path: Path, pair: _Pair) -> dict[str, Any] | None:
         record = load_record(twin)
         if record["model"].get("name") != pair.model_name:
             continue
-        record["model"] = {**record["model"], "variant": pair.variant, "overrides": _model_overrides(pair)}
-        record["provenance"] = {**record["provenance"], "reused_from": twin.relative_to(task_dir.parent).as_posix()}
+        record["model"] = {**record["model"], "variant": pair.variant, "overrides": _model_overrides(pair),
+                           "tuned": pair.tuned}
+        # a copy of a copy names the record that was trained
+        source = record["provenance"].get("reused_from") or twin.relative_to(task_dir.parent).as_posix()
+        record["provenance"] = {**record["provenance"], "reused_from": source}
         save_record(path, record)
         return record
     return None

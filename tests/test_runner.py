@@ -83,6 +83,10 @@ def test_a_variant_equal_to_a_finished_config_reuses_its_record_instead_of_train
     assert copy["model"]["variant"] == "hidden=64,epochs=3,patience=2" and copy["model"]["overrides"]["hidden"] == 64
     assert copy["provenance"]["reused_from"] == first.path.relative_to(tmp_path / "res").as_posix()
     assert copy["config_hash"] == json.loads(first.path.read_text())["config_hash"]
+    # a third name for it copies again, and names the record that was trained, not the copy
+    (third,) = run(request(tmp_path, models=["mlp"], seeds=[0], overrides=[*TINY_AFFECT, "hidden=64", "lr=0.003"]))
+    assert third.status == "skipped" and third.path not in (first.path, again.path)
+    assert json.loads(third.path.read_text())["provenance"]["reused_from"] == copy["provenance"]["reused_from"]
     # a different configuration, or --no-resume, still trains
     (other,) = run(request(tmp_path, models=["mlp"], seeds=[0], overrides=[*TINY_AFFECT, "hidden=8"]))
     assert other.status == "completed"
