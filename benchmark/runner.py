@@ -291,20 +291,21 @@ def cell_path(results: Path, pair: _Pair, seed: int, fold: int) -> Path:
     return record_path(root, pair.task_name, pair.model_name, pair.variant, pair.config_hash, seed, fold)
 
 
-def _finished(path: Path, pair: _Pair) -> bool:
-    """A cell is done when a completed record with the same config and the same data is there."""
+def _finished(path: Path, pair: _Pair) -> dict[str, Any] | None:
+    """The record at ``path`` if it is a completed one with the same config and the same data, else None."""
     if not path.exists():
-        return False
+        return None
     try:
         rec = load_record(path)
     except RecordError:
-        return False
-    return (
+        return None
+    done = (
         rec.get("status") == "completed"
         and rec.get("config_hash") == pair.config_hash
         and rec["task"].get("data_sha256") == pair.data.data_sha256
         and rec["task"].get("split_sha256") == pair.data.split_sha256
     )
+    return rec if done else None
 
 
 def resumed_record(path: Path, pair: _Pair) -> dict[str, Any] | None:
@@ -312,14 +313,13 @@ def resumed_record(path: Path, pair: _Pair) -> dict[str, Any] | None:
     config hash, seed and fold under another variant's folder (an ablation variant equal to the tuned preset,
     a grid value equal to the default), which is copied to ``path`` with this cell's labels and the path it
     came from, so that no identical configuration trains twice."""
-    if _finished(path, pair):
-        return load_record(path)
+    record = _finished(path, pair)
+    if record is not None:
+        return record
     task_dir, hash_dir = path.parents[3], path.parents[1].name
     for twin in sorted(task_dir.glob(f"*/{hash_dir}/{path.parent.name}/{path.name}")):
-        if twin == path or not _finished(twin, pair):
-            continue
-        record = load_record(twin)
-        if record["model"].get("name") != pair.model_name:
+        record = None if twin == path else _finished(twin, pair)
+        if record is None or record["model"].get("name") != pair.model_name:
             continue
         record["model"] = {**record["model"], "variant": pair.variant, "overrides": _model_overrides(pair),
                            "tuned": pair.tuned}

@@ -342,10 +342,6 @@ class RLMemModel(MemoryNetwork):
         self.explore = StepRunner(lambda x, memory, noise: exploration_step(actor, self.layout, x, memory, noise),
                                   options.cuda_graphs)
 
-    @property
-    def td_window(self) -> int:
-        return self.options.td_window
-
     def replay_fields(self) -> dict[str, tuple[int, ...]]:
         """The shape of each per-step field the replay keeps (``valid`` comes with the replay)."""
         o = self.options
@@ -524,7 +520,7 @@ class RLMemModel(MemoryNetwork):
         critic's target (``td_window``) and for the actor's burn-in and K steps; with ``reencode`` its states
         are encoded now, by the current encoder."""
         o = self.options
-        batch = replay.sample(o.rl_batch_size, max(self.td_window, o.burn_in + o.svg_k))
+        batch = replay.sample(o.rl_batch_size, max(o.td_window, o.burn_in + o.svg_k))
         if o.reencode:
             with torch.set_grad_enabled(o.encoder_credit):
                 batch["x"] = self.net["encoder"](batch.pop("features"))
