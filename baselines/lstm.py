@@ -7,8 +7,9 @@ from typing import ClassVar
 
 import torch
 from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from baselines.sequence_regressor import SequenceRegressor, SequenceRegressorOptions
+from baselines.sequence_regressor import SequenceRegressor, SequenceRegressorOptions, has_padding
 from benchmark.interfaces import check_options
 
 
@@ -33,7 +34,13 @@ class LSTMNet(nn.Module):
         self.head = nn.Linear(hidden, n_targets)
         self.chunk_steps = chunk_steps
 
-    def forward(self, x):
+    def forward(self, x, lengths: torch.Tensor | None = None):
+        """``lengths`` (one per row, all >= 1) packs the batch so no step of padding is computed; outputs past
+        a row's length are then zero."""
+        if x.shape[1] <= self.chunk_steps and lengths is not None:
+            packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+            out = pad_packed_sequence(self.lstm(packed)[0], batch_first=True, total_length=x.shape[1])[0]
+            return self.head(out)
         if x.shape[1] <= self.chunk_steps:
             return self.head(self.lstm(x)[0])
         outputs, state = [], None
@@ -50,3 +57,8 @@ class LSTMModel(SequenceRegressor):
     def build_network(self, input_dim, n_targets):
         o = self.options
         return LSTMNet(input_dim, o.hidden, o.layers, n_targets, o.chunk_steps)
+
+    def forward(self, x, mask):
+        lengths = mask.sum(1).long()
+        packable = has_padding(mask) and bool((lengths > 0).all())
+        return self.net(x, lengths if packable else None)

@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Iterator
 
+import torch
+
 from baselines.lstm import LSTMModel, LSTMOptions
 from benchmark.interfaces import check_options
 
@@ -28,13 +30,17 @@ class TBPTTLSTMModel(LSTMModel):
 
     def batch_updates(self, x, y, mask, optimizer) -> Iterator[float]:
         """One optimizer update per chunk of ``truncation`` steps, each counted against the budget."""
-        state = None
+        state, rows = None, slice(None)
         for start in range(0, x.shape[1], self.options.truncation):
             chunk = slice(start, start + self.options.truncation)
-            if not mask[:, chunk].any():
+            if not mask[rows, chunk].any():
                 break
-            out, state = self.net.lstm(x[:, chunk], state)
-            loss = self.masked_mse(self.net.head(out), y[:, chunk], mask[:, chunk])
+            live = mask[rows, start] > 0
+            if not live.all():  # rows whose sequence has ended leave the batch (padding is a suffix)
+                rows = torch.nonzero(mask[:, start] > 0).squeeze(1)
+                state = None if state is None else tuple(s[:, live] for s in state)
+            out, state = self.net.lstm(x[rows, chunk], state)
+            loss = self.masked_mse(self.net.head(out), y[rows, chunk], mask[rows, chunk])
             self.optimizer_step(loss, optimizer)
             state = tuple(s.detach() for s in state)
             yield loss.item()

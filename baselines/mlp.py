@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from baselines.sequence_regressor import SequenceRegressor
+from baselines.sequence_regressor import SequenceRegressor, on_valid_steps
 
 
 class MLPModel(SequenceRegressor):
@@ -13,3 +13,6 @@ class MLPModel(SequenceRegressor):
     def build_network(self, input_dim, n_targets):
         h = self.options.hidden
         return nn.Sequential(nn.Linear(input_dim, h), nn.ReLU(), nn.Linear(h, h), nn.ReLU(), nn.Linear(h, n_targets))
+
+    def forward(self, x, mask):
+        return on_valid_steps(self.net, x, mask)

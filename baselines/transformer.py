@@ -13,7 +13,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from baselines.sequence_regressor import SequenceRegressor, SequenceRegressorOptions
+from baselines.sequence_regressor import SequenceRegressor, SequenceRegressorOptions, on_valid_steps
 from benchmark.interfaces import check_options
 
 
@@ -69,9 +69,11 @@ class CausalTransformer(nn.Module):
         self.encoder = nn.TransformerEncoder(layer, o.layers, enable_nested_tensor=False)
         self.head = nn.Linear(o.hidden, n_targets)
 
-    def forward(self, x):
+    def forward(self, x, mask: torch.Tensor | None = None):
+        """With ``mask``, the input projection (the costly part on wide features) skips padded steps: causal
+        attention never lets a valid step read a later padded one."""
         t = x.shape[1]
-        h = self.inp(x) + sinusoidal(t, self.inp.out_features).to(x.dtype)
+        h = (self.inp(x) if mask is None else on_valid_steps(self.inp, x, mask)) + sinusoidal(t, self.inp.out_features).to(x.dtype)
         return self.head(self.encoder(h, mask=causal_mask(t, self.window).to(x.dtype)))
 
 
@@ -81,3 +83,6 @@ class TransformerModel(SequenceRegressor):
 
     def build_network(self, input_dim, n_targets):
         return CausalTransformer(input_dim, self.options, n_targets)
+
+    def forward(self, x, mask):
+        return self.net(x, mask)

@@ -1,10 +1,16 @@
 """Transformer and truncated-BPTT LSTM: causality, windows, truncation, learning."""
 
+import copy
+
 import pytest
 import torch
+from torch.nn.utils.rnn import PackedSequence
 
+from baselines.lstm import LSTMModel, LSTMOptions
 from baselines.lstm_tbptt import TBPTTLSTMModel, TBPTTOptions
 from baselines.transformer import CausalTransformer, TransformerModel, TransformerOptions, causal_mask
+from baselines.mlp import MLPModel
+from benchmark.episodes import Episode
 from benchmark.interfaces import NullLog, TrainBudget
 from benchmark.selection import Selector
 from tasks.synthetic import SynthAffect, SynthAffectOptions
@@ -74,3 +80,64 @@ def test_trained_baseline_beats_its_untrained_self(cls, options):
     sel = Selector(lambda p: task.evaluate(p, val), "mse", False, 8)
     model.fit(train, val, TrainBudget(epochs=8, patience=8), sel, NullLog())
     assert task.evaluate(model.predict(test), test)["mse"] < 0.7 * untrained
+
+
+def _unequal_batch(model_cls, options, lengths=(37, 50, 12, 29)):
+    """A batch of sequences of unequal length (most of it padding past the short ones)."""
+    data = SynthAffect(SynthAffectOptions(n_sequences=len(lengths), length=max(lengths), lag=3)).load()
+    eps = [Episode(e.id, {m: f[:n] for m, f in e.features.items()}, e.targets[:n])
+           for e, n in zip(data.episodes.values(), lengths)]
+    model = model_cls(options, data.spec, seed=0)
+    model.scaler.fit(eps)
+    return model, eps, model._batch(eps)
+
+
+@pytest.mark.parametrize("cls, options", [(LSTMModel, LSTMOptions(hidden=16)), (MLPModel, None),
+                                          (TransformerModel, TransformerOptions(hidden=16, dropout=0.0))])
+def test_skipping_padding_gives_the_padded_batch_predictions_and_gradients(cls, options):
+    model, _, (x, y, mask) = _unequal_batch(cls, options or cls.Options())
+    model.net.eval()
+    seen = []
+    first = model.net.lstm if cls is LSTMModel else model.net[0] if cls is MLPModel else model.net.inp
+    first.register_forward_pre_hook(lambda mod, args: seen.append(args[0]))
+    grads = []
+    for forward in (lambda: model.net(x), lambda: model.forward(x, mask)):  # every step, then padding skipped
+        model.net.zero_grad()
+        pred = forward()
+        model.masked_mse(pred, y, mask).backward()
+        grads.append([p.grad.clone() for p in model.net.parameters()])
+        valid = pred[mask > 0]
+        grads[-1].append(valid.detach())
+    for a, b in zip(*grads):
+        assert torch.allclose(a, b, atol=1e-5, rtol=1e-4)
+    padded, skipped = seen
+    assert padded.shape[:2] == x.shape[:2]
+    n_valid = int(mask.sum())
+    if cls is LSTMModel:
+        assert isinstance(skipped, PackedSequence) and skipped.data.shape[0] == n_valid
+    else:
+        assert skipped.shape[0] == n_valid  # only the real steps reach the wide input layer
+
+
+def test_tbptt_drops_ended_sequences_without_changing_its_updates():
+    options = TBPTTOptions(hidden=16, truncation=8)
+    model, eps, (x, y, mask) = _unequal_batch(TBPTTLSTMModel, options)
+    reference = copy.deepcopy(model.net)
+    rows = []
+    model.net.lstm.register_forward_pre_hook(lambda mod, args: rows.append(args[0].shape[0]))
+    got = list(model.batch_updates(x, y, mask, torch.optim.SGD(model.net.parameters(), lr=0.1)))
+    optimizer, state, want = torch.optim.SGD(reference.parameters(), lr=0.1), None, []
+    for start in range(0, x.shape[1], 8):  # the plain loop: every row in every chunk
+        chunk = slice(start, start + 8)
+        out, state = reference.lstm(x[:, chunk], state)
+        loss = model.masked_mse(reference.head(out), y[:, chunk], mask[:, chunk])
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(reference.parameters(), options.grad_clip)
+        optimizer.step()
+        state = tuple(s.detach() for s in state)
+        want.append(loss.item())
+    assert got == pytest.approx(want, rel=1e-5)
+    assert rows == [4, 4, 3, 3, 2, 1, 1]  # lengths 37, 50, 12, 29 in chunks of 8
+    for a, b in zip(model.net.parameters(), reference.parameters()):
+        assert torch.allclose(a, b, atol=1e-6)
