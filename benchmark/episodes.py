@@ -77,11 +77,14 @@ Predictions = Mapping[str, np.ndarray]  # episode id -> [T, k] (or [T] for one t
 
 
 def pad_batch(
-    episodes: Sequence[Episode], modalities: Sequence[str], start: int = 0, stop: int | None = None
+    episodes: Sequence[Episode], modalities: Sequence[str], start: int = 0, stop: int | None = None,
+    mean: np.ndarray | None = None, std: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Stack episodes of different lengths: x ``[B, T, D]``, y ``[B, T, k]``, mask ``[B, T]`` (True = real
     step). With ``start``/``stop``, only that window of steps: long sequences stream through a model a
-    window at a time instead of being copied whole."""
+    window at a time instead of being copied whole. With ``mean`` and ``std`` (``[D]``) the real steps are
+    standardised as they are placed, so padding (most of a batch of unequal lengths) is never touched and
+    stays 0."""
     lengths = [e.length for e in episodes]
     stop = max(lengths) if stop is None else stop
     widths = [episodes[0].features[m].shape[1] for m in modalities]
@@ -96,7 +99,11 @@ def pad_batch(
         if hi_t <= 0:
             continue
         for m, lo, hi in zip(modalities, offsets[:-1], offsets[1:]):
-            x[i, :hi_t, lo:hi] = ep.features[m][start: start + hi_t]  # straight into place, no concatenated copy
+            block = x[i, :hi_t, lo:hi]
+            block[...] = ep.features[m][start: start + hi_t]  # straight into place, no concatenated copy
+            if mean is not None:
+                block -= mean[lo:hi]
+                block /= std[lo:hi]
         y[i, :hi_t] = ep.targets[start: start + hi_t]
         mask[i, :hi_t] = True
     return x, y, mask
@@ -143,12 +150,7 @@ class FeatureScaler:
               stop: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``pad_batch`` (of a window of steps, with ``start``/``stop``) with standardised features (padding
         stays 0)."""
-        x, y, mask = pad_batch(episodes, self.modalities, start, stop)
-        if self.mean is not None:  # in place: on long sequences this batch is the biggest array we hold
-            x -= self.mean
-            x /= self.std
-            x *= mask[..., None]
-        return x, y, mask
+        return pad_batch(episodes, self.modalities, start, stop, self.mean, self.std)
 
 
 def file_sha256(path: Path) -> str:
