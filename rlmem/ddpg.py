@@ -31,6 +31,13 @@ Further choices, each off by default (then this is the paper's DDPG):
   current actor writes over those steps (no gradient) instead of the stored one, which an older policy
   wrote (R2D2's burn-in, Kapturowski et al., ICLR 2019), averaged over the windows whose sequence outlasts
   the burn-in. The critic's targets keep their own window.
+- ``critic_grad``: value-gradient learning (Fairbank & Alonso, "Value-gradient learning", IJCNN 2012; the
+  dual heuristic programming of adaptive critics). DDPG's actor follows dV/da, not V, yet TD fits only V's
+  level, and a critic can fit the level well with a useless gradient. This adds, at this weight, the
+  squared distance between the critic's dV/da_t and the gradient of its own n-step target, taken through
+  the known writes and reader with the current policy writing the later steps and the target critic's
+  gradient at the bootstrap, divided by that target's mean squared norm (scale-free). Still no gradient
+  spans more than the window.
 """
 
 from __future__ import annotations
@@ -69,6 +76,7 @@ class DDPGConfig:
     svg_bootstrap: bool = True
     burn_in: int = 0  # replayed steps the current actor rewrites (no gradient) before its objective starts
     td_window: int = 0  # steps of a window the critic's n-step target uses (0: all of them)
+    critic_grad: float = 0.0  # weight of the value-gradient term in the critic's loss (0: TD alone)
 
 VALUE_MODES = ("post-state", "future")
 
@@ -84,10 +92,13 @@ def check_config(config: DDPGConfig) -> None:
         raise ValueError("policy_delay must be >= 1 and target_noise >= 0")
     if config.value not in VALUE_MODES:
         raise ValueError(f"value must be one of {', '.join(VALUE_MODES)}, got {config.value!r}")
-    if min(config.critic_warmup, config.trust_region, config.burn_in, config.td_window) < 0 or config.svg_k < 1:
-        raise ValueError("critic_warmup, trust_region, burn_in and td_window must be >= 0, svg_k >= 1")
+    if min(config.critic_warmup, config.trust_region, config.burn_in, config.td_window, config.critic_grad) < 0 \
+            or config.svg_k < 1:
+        raise ValueError("critic_warmup, trust_region, burn_in, td_window and critic_grad must be >= 0, svg_k >= 1")
     if config.value == "future" and max(config.svg_k, config.td_window) > 1:
         raise ValueError("value=future is one-step only: n_step and svg_k must stay 1")
+    if config.value == "future" and config.critic_grad > 0:
+        raise ValueError("critic_grad fits the post-state value's gradient: it needs value=post-state")
     if not config.svg_bootstrap and config.svg_k < 2:
         raise ValueError("svg_bootstrap=false drops the critic from a K-step objective: set svg_k >= 2")
 
@@ -198,7 +209,56 @@ class DDPG:
         x = self.critic_input(b["x"][:, 0].detach(), None if togo is None else togo[:, 0])
         errors = [td_target - critic(x, post[:, 0]) for critic in self.critics]
         loss = sum((e**2).mean() for e in errors)
+        if c.critic_grad > 0:
+            loss = loss + c.critic_grad * self.value_gradient_loss(b, reward_fn)
         return loss, errors[0].detach()
+
+    def target_action_gradient(self, b: dict[str, torch.Tensor], reward_fn: RewardFn) -> torch.Tensor:
+        """d/da_0 of the window's n-step target with the first write's action as the variable: the rewards of
+        the stored steps, the current policy writing steps 1 .. n-1 in closed loop, then gamma^n times the
+        target critics' value (their minimum) after the target actor's write, where the sequence goes on.
+        ``[B, A]``; no parameter gets a gradient."""
+        c = self.config
+        togo, steps, x = b.get("steps_to_go"), b["step_valid"], b["x"].detach()
+        action = b["action"][:, 0].detach().clone().requires_grad_(True)
+        at = lambda field, k: None if field is None else field[:, k]  # noqa: E731
+        with torch.enable_grad(), frozen(self.actor), frozen(self.actor_target), \
+                contextlib.ExitStack() as stack:
+            for t in self.critic_targets:
+                stack.enter_context(frozen(t))
+            post, total = self.after_write(b["memory"][:, 0], action), 0.0
+            for k in range(steps.shape[1]):
+                if k > 0:
+                    post = self.after_write(post, self.actor(x[:, k], post))
+                here = steps[:, k].to(post.dtype)
+                total = total + c.gamma**k * here * reward_fn(x[:, k], post, b["target"][:, k])
+                ends = steps[:, k] & ~(steps[:, k + 1] if k + 1 < steps.shape[1] else torch.zeros_like(steps[:, k]))
+                boot = (ends & b["valid"][:, k + 1]).to(post.dtype)  # the last stored step, and the sequence goes on
+                if boot.any():
+                    x_next = self.critic_input(x[:, k + 1], at(togo, k + 1))
+                    after = self.after_write(post, self.actor_target(x[:, k + 1], post))
+                    value = torch.stack([t(x_next, after) for t in self.critic_targets]).min(0).values
+                    total = total + c.gamma ** (k + 1) * boot * value
+            (grad,) = torch.autograd.grad(total.sum(), action)
+        return grad
+
+    def value_gradient_loss(self, batch: dict[str, torch.Tensor], reward_fn: RewardFn) -> torch.Tensor:
+        """The ``critic_grad`` term: mean over the batch (and over the critics) of |dV/da_0 - target|^2, divided
+        by the target's mean squared norm; its gradient reaches the critics' parameters only."""
+        b = as_window(batch)
+        if self.config.td_window:
+            b = trim_window(b, self.config.td_window)
+        target = self.target_action_gradient(b, reward_fn)
+        togo = b.get("steps_to_go")
+        x = self.critic_input(b["x"][:, 0].detach(), None if togo is None else togo[:, 0])
+        action = b["action"][:, 0].detach().clone().requires_grad_(True)
+        post = self.after_write(b["memory"][:, 0].detach(), action)
+        scale = (target**2).sum(-1).mean().clamp(min=1e-12)
+        loss = 0.0
+        for critic in self.critics:
+            (grad,) = torch.autograd.grad(critic(x, post).sum(), action, create_graph=True)
+            loss = loss + ((grad - target) ** 2).sum(-1).mean() / scale
+        return loss
 
     def action_value(self, x: torch.Tensor, memory: torch.Tensor, action: torch.Tensor, target: torch.Tensor,
                      steps_to_go: torch.Tensor | None, reward_fn: RewardFn | None) -> torch.Tensor:

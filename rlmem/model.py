@@ -103,6 +103,9 @@ class RLMemOptions(MemoryNetOptions):
     critic_warmup: int = 0  # critic updates before the actor's first
     trust_region: float = 0.0  # actor loss + this x |mu(s) - mu'(s)|^2 (anchored to the target actor)
     n_step: int = 1  # critic targets: n-step returns, bootstrapped n steps on (1: the paper's one-step TD)
+    # value-gradient learning: the critic's dV/da is also fitted, at this weight, to the gradient of its own
+    # n-step target through the known writes and reader (what the actor follows is dV/da, not V)
+    critic_grad: float = 0.0
     svg_k: int = 1  # actor: K-step closed-loop objective through the known write and reader, then V (SVG(K))
     svg_bootstrap: bool = True  # False: the K-step objective is the K rewards alone, no critic value at the end
     # the actor's objective starts this many replayed steps in, from the memory the current actor writes over
@@ -150,7 +153,8 @@ class RLMemOptions(MemoryNetOptions):
         return DDPGConfig(self.gamma, self.tau, self.actor_lr, self.critic_lr, self.grad_clip, self.policy_delay,
                           self.target_noise, value=self.value, critic_time=self.critic_time,
                           critic_warmup=self.critic_warmup, trust_region=self.trust_region, svg_k=self.svg_k,
-                          svg_bootstrap=self.svg_bootstrap, burn_in=self.burn_in, td_window=self.td_window)
+                          svg_bootstrap=self.svg_bootstrap, burn_in=self.burn_in, td_window=self.td_window,
+                          critic_grad=self.critic_grad)
 
 
 @dataclass
