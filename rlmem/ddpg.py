@@ -171,7 +171,7 @@ class DDPG:
         return torch.cat([x, self.config.gamma ** togo, (togo / 1000.0).clamp(max=1.0)], dim=-1)
 
     def critic_loss(self, batch: dict[str, torch.Tensor], reward_fn: RewardFn) -> tuple[torch.Tensor, torch.Tensor]:
-        """MSE between V(z_t) and its TD target; returns (loss, TD errors). On a window of W steps (see
+        """MSE between V(z_t) and its TD target (``update`` adds the ``critic_grad`` term); returns (loss, TD errors). On a window of W steps (see
         ``as_window``) the target is the n-step one, n = the steps of the window the sequence still has:
         sum_k gamma^k r_{t+k} + gamma^n V'(z_{t+n}) (no bootstrap once the sequence has ended)."""
         c = self.config
@@ -209,8 +209,6 @@ class DDPG:
         x = self.critic_input(b["x"][:, 0].detach(), None if togo is None else togo[:, 0])
         errors = [td_target - critic(x, post[:, 0]) for critic in self.critics]
         loss = sum((e**2).mean() for e in errors)
-        if c.critic_grad > 0:
-            loss = loss + c.critic_grad * self.value_gradient_loss(b, reward_fn)
         return loss, errors[0].detach()
 
     def target_action_gradient(self, b: dict[str, torch.Tensor], reward_fn: RewardFn) -> torch.Tensor:
@@ -329,6 +327,11 @@ class DDPG:
         warmed up, one actor step."""
         clip = self.config.grad_clip
         critic_loss, td_error = self.critic_loss(batch, reward_fn)
+        logged = {}
+        if self.config.critic_grad > 0:  # logged on its own: near 1, dV/da explains none of its targets
+            gradient_loss = self.value_gradient_loss(batch, reward_fn)
+            critic_loss = critic_loss + self.config.critic_grad * gradient_loss
+            logged["critic_grad_loss"] = gradient_loss.item()
         self.critic_optimizer.zero_grad()
         critic_loss.backward()
         if clip > 0:
@@ -336,7 +339,7 @@ class DDPG:
                 nn.utils.clip_grad_norm_(critic.parameters(), clip)
         self.critic_optimizer.step()
         self.updates += 1
-        out = {"critic_loss": critic_loss.item(), "td_error": td_error.abs().mean().item()}
+        out = {"critic_loss": critic_loss.item(), "td_error": td_error.abs().mean().item(), **logged}
         if self.updates % self.config.policy_delay:
             return out
         if self.updates > self.config.critic_warmup:
