@@ -37,12 +37,11 @@ class LSTMNet(nn.Module):
     def forward(self, x, lengths: torch.Tensor | None = None):
         """``lengths`` (one per row, all >= 1) packs the batch so no step of padding is computed; outputs past
         a row's length are then zero."""
-        if x.shape[1] <= self.chunk_steps and lengths is not None:
-            packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-            out = pad_packed_sequence(self.lstm(packed)[0], batch_first=True, total_length=x.shape[1])[0]
-            return self.head(out)
         if x.shape[1] <= self.chunk_steps:
-            return self.head(self.lstm(x)[0])
+            if lengths is None:
+                return self.head(self.lstm(x)[0])
+            packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+            return self.head(pad_packed_sequence(self.lstm(packed)[0], batch_first=True, total_length=x.shape[1])[0])
         outputs, state = [], None
         for start in range(0, x.shape[1], self.chunk_steps):  # state carried, graph kept: exact BPTT
             out, state = self.lstm(x[:, start: start + self.chunk_steps], state)

@@ -161,6 +161,11 @@ class DDPG:
     def after_write(self, memory: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         return self.layout.apply(memory, action)
 
+    def critic_window(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The part of a sampled batch the critic's targets span (``td_window`` steps, or all of them)."""
+        b = as_window(batch)
+        return trim_window(b, self.config.td_window) if self.config.td_window else b
+
     def critic_input(self, x: torch.Tensor, steps_to_go: torch.Tensor | None) -> torch.Tensor:
         """x, with ``critic_time`` also gamma^togo and togo / 1000 (what the discounted return depends on)."""
         if not self.config.critic_time:
@@ -175,9 +180,7 @@ class DDPG:
         ``as_window``) the target is the n-step one, n = the steps of the window the sequence still has:
         sum_k gamma^k r_{t+k} + gamma^n V'(z_{t+n}) (no bootstrap once the sequence has ended)."""
         c = self.config
-        b = as_window(batch)
-        if c.td_window:
-            b = trim_window(b, c.td_window)
+        b = self.critic_window(batch)
         width = b["action"].shape[1]
         if c.value == "future" and width > 1:
             raise ValueError('value="future" is one-step only (n_step=1)')
@@ -220,10 +223,9 @@ class DDPG:
         togo, steps, x = b.get("steps_to_go"), b["step_valid"], b["x"].detach()
         action = b["action"][:, 0].detach().clone().requires_grad_(True)
         at = lambda field, k: None if field is None else field[:, k]  # noqa: E731
-        with torch.enable_grad(), frozen(self.actor), frozen(self.actor_target), \
-                contextlib.ExitStack() as stack:
-            for t in self.critic_targets:
-                stack.enter_context(frozen(t))
+        with torch.enable_grad(), contextlib.ExitStack() as stack:
+            for module in (self.actor, self.actor_target, *self.critic_targets):
+                stack.enter_context(frozen(module))
             post, total = self.after_write(b["memory"][:, 0], action), 0.0
             for k in range(steps.shape[1]):
                 if k > 0:
@@ -243,9 +245,7 @@ class DDPG:
     def value_gradient_loss(self, batch: dict[str, torch.Tensor], reward_fn: RewardFn) -> torch.Tensor:
         """The ``critic_grad`` term: mean over the batch (and over the critics) of |dV/da_0 - target|^2, divided
         by the target's mean squared norm; its gradient reaches the critics' parameters only."""
-        b = as_window(batch)
-        if self.config.td_window:
-            b = trim_window(b, self.config.td_window)
+        b = self.critic_window(batch)
         target = self.target_action_gradient(b, reward_fn)
         togo = b.get("steps_to_go")
         x = self.critic_input(b["x"][:, 0].detach(), None if togo is None else togo[:, 0])
