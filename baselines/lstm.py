@@ -9,8 +9,9 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from baselines.sequence_regressor import SequenceRegressor, SequenceRegressorOptions, has_padding
+from baselines.sequence_regressor import SequenceRegressor, SequenceRegressorOptions
 from benchmark.interfaces import check_options
+from benchmark.padding import has_padding
 
 
 @dataclass

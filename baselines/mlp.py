@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from torch import nn
 
-from baselines.sequence_regressor import SequenceRegressor, on_valid_steps
+from baselines.sequence_regressor import SequenceRegressor
+from benchmark.padding import on_valid_steps
 
 
 class MLPModel(SequenceRegressor):

@@ -19,6 +19,7 @@ from torch import nn
 from benchmark.episodes import Episode, FeatureScaler, select_modalities
 from benchmark.interfaces import (FitInfo, Model, TrainBudget, TrainingLog, check_device, check_options, run_updates,
                                   torch_device)
+from benchmark.padding import has_padding, on_valid_steps  # noqa: F401 (re-exported: plugins written against 0.1 import them from here)
 from benchmark.selection import Selector
 
 
@@ -44,23 +45,6 @@ class SequenceRegressorOptions:
         check_options(self, at_least_1=("hidden", "batch_size"), positive=("lr",),
                       non_negative=("grad_clip", "weight_decay"))
         check_device(self.device)
-
-
-def has_padding(mask: torch.Tensor) -> bool:
-    """Whether a batch holds sequences of unequal length. Batches without padding take the plain path, so
-    equal-length data gives the same numbers as before the padding-skipping paths existed."""
-    return not bool(mask.all())
-
-
-def on_valid_steps(fn, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """``fn`` (a per-step map ``[n, D] -> [n, k]``) applied to the steps under ``mask`` only, zeros elsewhere."""
-    if not has_padding(mask):
-        return fn(x)
-    valid = mask > 0
-    rows = fn(x[valid])
-    out = rows.new_zeros(*x.shape[:2], rows.shape[-1])
-    out[valid] = rows
-    return out
 
 
 class SequenceRegressor(Model):

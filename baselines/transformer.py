@@ -13,8 +13,9 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from baselines.sequence_regressor import SequenceRegressor, SequenceRegressorOptions, on_valid_steps
+from baselines.sequence_regressor import SequenceRegressor, SequenceRegressorOptions
 from benchmark.interfaces import check_options
+from benchmark.padding import on_valid_steps
 
 
 @dataclass

@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from benchmark.padding import on_valid_steps
 from rlmem.memory import ActionLayout, address, read
 
 
@@ -27,15 +28,14 @@ class FusionEncoder(nn.Module):
 
     def forward(self, segments: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """``[B, S, L, D] -> [B, S, hidden]``; with ``mask [B, S]``, padded segments are skipped (zeros)."""
-        b, s, length, d = segments.shape
         if mask is None:
-            _, (h, _) = self.lstm(segments.reshape(b * s, length, d))
-            return h[-1].reshape(b, s, -1)
-        out = segments.new_zeros(b, s, self.lstm.hidden_size)
-        if mask.any():
-            _, (h, _) = self.lstm(segments[mask])
-            out = out.index_put((mask,), h[-1])
-        return out
+            mask = segments.new_ones(segments.shape[:2], dtype=torch.bool)
+        return on_valid_steps(self._last_hidden, segments, mask)
+
+    def _last_hidden(self, segments: torch.Tensor) -> torch.Tensor:
+        if segments.shape[0] == 0:  # a window past every sequence's end: the LSTM refuses an empty batch
+            return segments.new_zeros(0, self.lstm.hidden_size)
+        return self.lstm(segments)[1][0][-1]
 
 
 class Actor(nn.Module):

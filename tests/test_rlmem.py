@@ -10,7 +10,7 @@ from benchmark.selection import Selector
 from rlmem.ddpg import DDPG, DDPGConfig
 from rlmem.memory import ActionLayout, WriteAction, address, read, write
 from rlmem.model import MemNetBPTTModel, MemoryNetOptions, RLMemModel, RLMemOptions
-from rlmem.networks import Actor, PostStateCritic
+from rlmem.networks import Actor, FusionEncoder, PostStateCritic
 from rlmem.noise import GaussianNoise, OrnsteinUhlenbeckNoise
 from rlmem.polyak import polyak_update
 from rlmem.replay import TrajectoryReplay
@@ -240,6 +240,19 @@ def test_segments_and_modalities():
     assert preds[test[0].id].shape == (60, 2)
     with pytest.raises(ValueError, match="unknown \\['smell'\\]"):
         RLMemModel(RLMemOptions(modalities="audio,smell"), data.spec, seed=0)
+
+
+def test_fusion_encoder_encodes_real_segments_only():
+    torch.manual_seed(0)
+    enc = FusionEncoder(3, 5)
+    segments = torch.randn(2, 4, 6, 3)
+    mask = torch.tensor([[True, True, True, True], [True, True, False, False]])
+    out = enc(segments, mask)
+    alone = enc.lstm(segments[1, :2])[1][0][-1]  # the short sequence's two segments, encoded on their own
+    torch.testing.assert_close(out[1, :2], alone)
+    assert out[1, 2:].abs().max() == 0  # padded segments stay zero; they never reach the LSTM
+    torch.testing.assert_close(enc(segments, torch.ones(2, 4, dtype=torch.bool)), enc(segments))
+    assert enc(segments, torch.zeros(2, 4, dtype=torch.bool)).abs().max() == 0  # a window past every end
 
 
 def test_memory_trace_on_request(tmp_path):
