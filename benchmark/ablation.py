@@ -145,7 +145,7 @@ def run_ablation(kind: str, request: RunRequest, model: str | None = None, value
 def learning_summary(records: Sequence[dict[str, Any]], main: str, higher_is_better: bool) -> str:
     """How each variant trained, means over its seeds: the validation main score at the selected checkpoint,
     at the hand-over of a probe's BPTT warm-up and at the last evaluation (a probe asks whether RL keeps
-    what it was handed, which the selected checkpoint hides: it may lie in the warm-up), the updates run, and rlmem's critic diagnostic at the last evaluation."""
+    what it was handed, which the selected checkpoint hides: it may lie in the warm-up), the updates run, and rlmem's critic diagnostic at the last evaluation with its ceiling."""
     by_label: dict[str, list[dict[str, Any]]] = {}
     for rec in records:
         by_label.setdefault(rec["model"]["name"], []).append(rec)
@@ -156,11 +156,14 @@ def learning_summary(records: Sequence[dict[str, Any]], main: str, higher_is_bet
 
     key, pick = f"val_{main}", (max if higher_is_better else min)
     lines = [f"| variant | seeds | val {main}, selected | val {main}, at the hand-over | val {main}, last evaluation | "
-             "updates run | critic cos, all / top / later | V-return corr |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "updates run | critic cos, all / top / later | ceiling, all / top | V-return corr |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for label, recs in by_label.items():
         curves = [[h for h in rec.get("history") or [] if key in h] for rec in recs]
         lasts = [c[-1] if c else {} for c in curves]
         cos = [mean(h.get(k) for h in lasts) for k in ("critic_cos", "critic_cos_top", "critic_cos_later")]
+        # what any function of the critic's inputs could reach, for the policy at the last evaluation
+        ceiling = [mean((r.get("diagnostics") or {}).get(k) for r in recs) for k in ("ceiling_cos", "ceiling_cos_top")]
         # a probe's last evaluation of its BPTT warm-up: what RL was handed
         warm = [(rec.get("diagnostics") or {}).get("bptt_warmup_updates") or 0 for rec in recs]
         handed = [next((h[key] for h in reversed(c) if h["update"] <= w), None) if w else None
@@ -168,7 +171,8 @@ def learning_summary(records: Sequence[dict[str, Any]], main: str, higher_is_bet
         lines.append(f"| {label} | {len(recs)} | {mean(pick((h[key] for h in c), default=None) for c in curves)} | "
                      f"{mean(handed)} | {mean(h.get(key) for h in lasts)} | "
                      f"{mean(((r.get('selection') or {}).get('updates_run') for r in recs), 0)} | "
-                     f"{'–' if set(cos) == {'–'} else ' / '.join(cos)} | {mean(h.get('value_return_corr') for h in lasts)} |")
+                     f"{'–' if set(cos) == {'–'} else ' / '.join(cos)} | "
+                     f"{'–' if set(ceiling) == {'–'} else ' / '.join(ceiling)} | {mean(h.get('value_return_corr') for h in lasts)} |")
     return "\n".join(lines) + "\n"
 
 

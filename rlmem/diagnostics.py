@@ -15,6 +15,14 @@ On held-out sequences, at steps spread over each sequence, this module compares 
   critic must learn, so both gradients have the step's own reward gradient taken out;
 - ``value_return_corr``: the correlation, across sequences at the same step, between the critic's value and
   the return the greedy policy realised (within-time: the trend with the time to go is taken out).
+
+How high could ``critic_cos`` be? dV/da is a function of the critic's inputs only (the segment, the memory,
+the write, the steps to go), while dG_K/da also depends on what comes later: the next inputs and, through
+each reward's |prediction - target|, on which side of its target every later prediction falls. The part
+no function of the inputs can predict sets a ceiling. ``gradient_predictability`` estimates it: a ridge
+regression from those inputs to dG_K/da, fitted on some sequences and scored on others with the same
+cosines (``ceiling_cos``, ``ceiling_cos_top``). A linear fit only bounds the ceiling from below; a
+non-linear regressor (an MLP) did no better where we tried it.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ import torch
 from rlmem.ddpg import frozen
 
 KEYS = ("critic_cos", "critic_cos_top", "critic_cos_later", "critic_cos_later_top", "value_return_corr")  # what it reports
+CEILING_KEYS = ("ceiling_cos", "ceiling_cos_top")  # what gradient_predictability reports
 
 
 def k_step_return_gradient(actor, layout, reward_fn, xs: torch.Tensor, before: torch.Tensor, action: torch.Tensor,
@@ -113,8 +122,68 @@ def critic_gradient_check(model, episodes: Sequence, horizon: int = 20, samples:
         return {}
     cos, norm = torch.cat(cosines), torch.cat(norms)
     cos_later, norm_later = torch.cat(later), torch.cat(later_norms)
-    k = max(1, int(round(top * len(norm))))
-    largest, largest_later = torch.topk(norm, k).indices, torch.topk(norm_later, k).indices
+    largest, largest_later = top_share(norm, top), top_share(norm_later, top)
     return {"critic_cos": float(cos.mean()), "critic_cos_top": float(cos[largest].mean()),
             "critic_cos_later": float(cos_later.mean()), "critic_cos_later_top": float(cos_later[largest_later].mean()),
             "value_return_corr": float(np.mean(corrs)) if corrs else 0.0}
+
+
+def top_share(norm: torch.Tensor, top: float) -> torch.Tensor:
+    """Indices of the ``top`` share of rows with the largest true-gradient norm (at least one)."""
+    return torch.topk(norm, max(1, int(round(top * len(norm))))).indices
+
+
+@torch.no_grad()
+def sampled_gradients(model, episodes: Sequence, horizon: int, times: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Along the greedy policy's rollout of ``episodes``, at up to ``times`` steps spread over the sequences:
+    the critic's inputs (x_t, the memory before the write, the write, the share of steps to go) and the true
+    gradient dG_K/da of the ``horizon``-step return, one row per (sequence, step) whose window is real."""
+    actor, layout = model.net["actor"], model.layout
+    seg = model.segments(list(episodes))
+    xs = model.net["encoder"](seg.features, seg.mask)
+    n_batch, n_seg = seg.mask.shape
+    last = n_seg - horizon
+    if last < 0:
+        return torch.empty(0), torch.empty(0)
+    wanted = set(np.linspace(0, last, num=min(times, last + 1)).round().astype(int).tolist())
+    mask, lengths = seg.mask.float(), seg.mask.sum(1).float()
+    memory = model.initial_memory(n_batch)
+    inputs, grads = [], []
+    for t in range(last + 1):
+        action = actor(xs[:, t], memory)
+        if t in wanted:
+            ok = seg.mask[:, t + horizon - 1]
+            g = k_step_return_gradient(actor, layout, model.reward, xs[:, t: t + horizon], memory, action,
+                                       seg.targets[:, t: t + horizon], mask[:, t: t + horizon], model.ddpg.config.gamma)
+            togo = ((lengths - t - 1) / n_seg).clamp(min=0)[:, None]
+            inputs.append(torch.cat([xs[:, t], memory.flatten(1), action, togo], 1)[ok])
+            grads.append(g[ok])
+        memory = layout.apply(memory, action)
+    return torch.cat(inputs), torch.cat(grads)
+
+
+def predictability(fit_inputs: torch.Tensor, fit_grads: torch.Tensor, inputs: torch.Tensor, grads: torch.Tensor,
+                   ridge: float = 10.0, top: float = 0.1) -> dict[str, float]:
+    """Held-out cosines (all rows; the ``top`` share by true-gradient norm) of a ridge regression from inputs to
+    gradients, fitted on ``fit_*`` with standardised inputs and scored on the others."""
+    mean, std = fit_inputs.mean(0), fit_inputs.std(0).clamp(min=1e-6)
+
+    def design(z: torch.Tensor) -> torch.Tensor:
+        z = ((z - mean) / std).double()
+        return torch.cat([z, torch.ones(len(z), 1, dtype=z.dtype)], 1)
+
+    a = design(fit_inputs)
+    weights = torch.linalg.solve(a.T @ a + ridge * torch.eye(a.shape[1], dtype=a.dtype), a.T @ fit_grads.double())
+    cos = cosine(design(inputs) @ weights, grads.double())
+    return {"ceiling_cos": float(cos.mean()), "ceiling_cos_top": float(cos[top_share(grads.norm(dim=-1), top)].mean())}
+
+
+def gradient_predictability(model, fit_episodes: Sequence, episodes: Sequence, horizon: int = 20,
+                            times: int = 32) -> dict[str, float]:
+    """``ceiling_cos`` and ``ceiling_cos_top`` for an ``RLMemModel``'s greedy policy: the regression is fitted on
+    ``fit_episodes`` and scored on ``episodes``."""
+    fit_inputs, fit_grads = sampled_gradients(model, fit_episodes, horizon, times)
+    inputs, grads = sampled_gradients(model, episodes, horizon, times)
+    if not len(fit_inputs) or not len(inputs):
+        return {}
+    return predictability(fit_inputs, fit_grads, inputs, grads)

@@ -28,7 +28,7 @@ from benchmark.interfaces import (FitInfo, Model, TrainBudget, TrainingLog, chec
                                   torch_device)
 from benchmark.selection import Selector
 from rlmem.ddpg import DDPG, VALUE_MODES, DDPGConfig, check_config, frozen
-from rlmem.diagnostics import KEYS as DIAGNOSTIC_KEYS, critic_gradient_check
+from rlmem.diagnostics import KEYS as DIAGNOSTIC_KEYS, critic_gradient_check, gradient_predictability
 from rlmem.memory import RETAIN_MODES, ActionLayout
 from rlmem.networks import CRITICS, Actor, FusionEncoder, Reader
 from rlmem.noise import NOISES, make_noise
@@ -408,6 +408,9 @@ class RLMemModel(MemoryNetwork):
                                      self._state, diagnose)
         finally:  # the freeze is part of the probe's training, not of the fitted model
             self.net["encoder"].requires_grad_(True)
+        # beside the critic's last figures, for the same policy: how much of the true gradient its inputs
+        # could predict at all (rlmem.diagnostics: the ceiling of its cosine)
+        ceiling = gradient_predictability(self, train[:64], val[:32], o.diag_horizon) if o.diag_horizon else {}
         if best is not None:
             self._load(best)
         last = info.history[-1] if info.history else {}
@@ -415,6 +418,7 @@ class RLMemModel(MemoryNetwork):
             "td_error": last.get("td_error"),
             "action_saturation": last.get("saturation"),
             **{key: last[key] for key in DIAGNOSTIC_KEYS if key in last},
+            **ceiling,
             "ddpg_updates": self.ddpg.updates,
             "supervised_updates": info.updates_run,
             "bptt_warmup_updates": min(warm, info.updates_run),

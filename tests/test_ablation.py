@@ -74,15 +74,16 @@ def test_rl_design_summary_shows_the_last_evaluation_beside_the_selected_one():
     def rec(label, curve, cos=None, runs=300, warm=0):
         history = [{"update": 50 * (i + 1), "val_mse": v, **({"critic_cos": cos, "critic_cos_top": cos, "critic_cos_later": cos} if cos else {})}
                    for i, v in enumerate(curve)]
+        ceiling = {"ceiling_cos": cos / 10, "ceiling_cos_top": cos / 5} if cos else {}
         return {"model": {"name": label}, "history": history, "selection": {"updates_run": runs},
-                "diagnostics": {"bptt_warmup_updates": warm}}
+                "diagnostics": {"bptt_warmup_updates": warm, **ceiling}}
 
     # the probes hand over after 100 updates: their second evaluation is what RL was handed
     md = learning_summary([rec("probe", [0.05, 0.03, 0.09], cos=0.5, warm=100),
                            rec("probe", [0.07, 0.05, 0.11], cos=0.3, warm=120),
                            rec("memnet-bptt", [0.2, 0.1], runs=100)], "mse", higher_is_better=False)
-    assert has_row(md, "probe", " 2 | 0.0400 | 0.0400 | 0.1000 | 300 | 0.4000 / 0.4000 / 0.4000 |")  # best, handed, last
-    assert has_row(md, "memnet-bptt", " 1 | 0.1000 | – | 0.1000 | 100 | – |")
+    assert has_row(md, "probe", " 2 | 0.0400 | 0.0400 | 0.1000 | 300 | 0.4000 / 0.4000 / 0.4000 | 0.0400 / 0.0800 |")  # best, handed, last
+    assert has_row(md, "memnet-bptt", " 1 | 0.1000 | – | 0.1000 | 100 | – | – |")
     higher = learning_summary([rec("a", [0.2, 0.6, 0.4])], "mse", higher_is_better=True)
     assert has_row(higher, "a", " 1 | 0.6000 | – | 0.4000 |")
 

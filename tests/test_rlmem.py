@@ -575,6 +575,38 @@ def test_every_rlmem_record_holds_the_critic_diagnostic(tmp_path):
         assert all(-1 <= row[k] <= 1 for k in ("critic_cos", "critic_cos_top", "critic_cos_later",
                                                "critic_cos_later_top", "value_return_corr"))
     assert rec["diagnostics"]["critic_cos"] == rec["history"][-1]["critic_cos"]
+    assert all(-1 <= rec["diagnostics"][k] <= 1 for k in ("ceiling_cos", "ceiling_cos_top"))
+
+
+def test_the_ceiling_is_high_where_inputs_predict_the_gradient_and_zero_where_they_cannot():
+    from rlmem.diagnostics import predictability
+
+    gen = torch.Generator().manual_seed(0)
+    inputs = torch.randn(2000, 6, generator=gen)
+    mixing = torch.randn(6, 3, generator=gen)
+    noise = torch.randn(2000, 3, generator=gen)
+    fit, held = slice(0, 1000), slice(1000, 2000)
+    clean = predictability(inputs[fit], (inputs @ mixing)[fit], inputs[held], (inputs @ mixing)[held])
+    assert clean["ceiling_cos"] > 0.99 and clean["ceiling_cos_top"] > 0.99
+    blind = predictability(inputs[fit], noise[fit], inputs[held], noise[held])  # the gradient ignores the inputs
+    assert abs(blind["ceiling_cos"]) < 0.1 and abs(blind["ceiling_cos_top"]) < 0.2
+    half = predictability(inputs[fit], (inputs @ mixing + 3 * noise)[fit], inputs[held], (inputs @ mixing + 3 * noise)[held])
+    assert 0.2 < half["ceiling_cos"] < clean["ceiling_cos"]
+
+
+def test_the_ceiling_of_an_untrained_policy_on_the_task():
+    from rlmem.diagnostics import gradient_predictability, sampled_gradients
+
+    task, data, train, val, _ = tiny_task(n=40, length=40)
+    model = RLMemModel(RLMemOptions(), data.spec, seed=0)
+    model.scaler.fit(train)
+    inputs, grads = sampled_gradients(model, val[:4], horizon=8, times=5)
+    width = model.options.hidden + model.options.slots * model.options.width + model.layout.size + 1
+    assert inputs.shape == (4 * 5, width) and grads.shape == (4 * 5, model.layout.size)
+    out = gradient_predictability(model, train, val, horizon=8, times=16)
+    assert set(out) == {"ceiling_cos", "ceiling_cos_top"} and all(v <= 1 for v in out.values())
+    # far from a trained policy the write's gradient is largely a function of what the critic sees
+    assert out["ceiling_cos"] > 0.2 and out["ceiling_cos_top"] > 0.3
 
 
 def test_trajectory_replay_samples_windows_of_consecutive_steps():
