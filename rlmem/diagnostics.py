@@ -134,19 +134,23 @@ def top_share(norm: torch.Tensor, top: float) -> torch.Tensor:
 
 
 @torch.no_grad()
-def sampled_gradients(model, episodes: Sequence, horizon: int, times: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Along the greedy policy's rollout of ``episodes``, at up to ``times`` steps spread over the sequences:
-    the critic's inputs (x_t, the memory before the write, the write, the share of steps to go) and the true
-    gradient dG_K/da of the ``horizon``-step return, one row per (sequence, step) whose window is real."""
+def sampled_gradients(model, episodes: Sequence, horizon: int, times: int,
+                      span: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
+    """Along the greedy policy's rollout of ``episodes`` (their first ``span`` segments: the cost stays
+    bounded on million-step sequences), at up to ``times`` steps spread over them: the critic's inputs
+    (x_t, the memory before the write, the write, the steps to go as a share of the longest sequence) and
+    the true gradient dG_K/da of the ``horizon``-step return, one row per (sequence, step) whose window is real."""
     actor, layout = model.net["actor"], model.layout
-    seg = model.segments(list(episodes))
+    seg = model.segments(list(episodes), 0, span)
     xs = model.net["encoder"](seg.features, seg.mask)
     n_batch, n_seg = seg.mask.shape
     last = n_seg - horizon
     if last < 0:
         return torch.empty(0), torch.empty(0)
     wanted = set(np.linspace(0, last, num=min(times, last + 1)).round().astype(int).tolist())
-    mask, lengths = seg.mask.float(), seg.mask.sum(1).float()
+    total = torch.tensor([-(-e.length // model.options.segment_length) for e in episodes], dtype=torch.float32,
+                         device=xs.device)
+    mask = seg.mask.float()
     memory = model.initial_memory(n_batch)
     inputs, grads = [], []
     for t in range(last + 1):
@@ -155,7 +159,7 @@ def sampled_gradients(model, episodes: Sequence, horizon: int, times: int) -> tu
             ok = seg.mask[:, t + horizon - 1]
             g = k_step_return_gradient(actor, layout, model.reward, xs[:, t: t + horizon], memory, action,
                                        seg.targets[:, t: t + horizon], mask[:, t: t + horizon], model.ddpg.config.gamma)
-            togo = ((lengths - t - 1) / n_seg).clamp(min=0)[:, None]
+            togo = ((total - t - 1) / total.max()).clamp(min=0)[:, None]
             inputs.append(torch.cat([xs[:, t], memory.flatten(1), action, togo], 1)[ok])
             grads.append(g[ok])
         memory = layout.apply(memory, action)

@@ -603,6 +603,8 @@ def test_the_ceiling_of_an_untrained_policy_on_the_task():
     inputs, grads = sampled_gradients(model, val[:4], horizon=8, times=5)
     width = model.options.hidden + model.options.slots * model.options.width + model.layout.size + 1
     assert inputs.shape == (4 * 5, width) and grads.shape == (4 * 5, model.layout.size)
+    window, _ = sampled_gradients(model, val[:4], horizon=8, times=50, span=20)  # steps 0..12 of the first 20
+    assert window.shape[0] == 4 * 13
     out = gradient_predictability(model, train, val, horizon=8, times=16)
     assert set(out) == {"ceiling_cos", "ceiling_cos_top"} and all(v <= 1 for v in out.values())
     # far from a trained policy the write's gradient is largely a function of what the critic sees
