@@ -166,10 +166,10 @@ def sampled_gradients(model, episodes: Sequence, horizon: int, times: int,
     return torch.cat(inputs), torch.cat(grads)
 
 
-def predictability(fit_inputs: torch.Tensor, fit_grads: torch.Tensor, inputs: torch.Tensor, grads: torch.Tensor,
-                   ridge: float = 10.0, top: float = 0.1) -> dict[str, float]:
-    """Held-out cosines (all rows; the ``top`` share by true-gradient norm) of a ridge regression from inputs to
-    gradients, fitted on ``fit_*`` with standardised inputs and scored on the others."""
+def ridge_predictions(fit_inputs: torch.Tensor, fit_grads: torch.Tensor, inputs: torch.Tensor,
+                      ridge: float = 10.0) -> torch.Tensor:
+    """A ridge regression from inputs to gradients (inputs standardised by ``fit_inputs``' statistics),
+    fitted on ``fit_*`` and applied to ``inputs``."""
     mean, std = fit_inputs.mean(0), fit_inputs.std(0).clamp(min=1e-6)
 
     def design(z: torch.Tensor) -> torch.Tensor:
@@ -178,7 +178,13 @@ def predictability(fit_inputs: torch.Tensor, fit_grads: torch.Tensor, inputs: to
 
     a = design(fit_inputs)
     weights = torch.linalg.solve(a.T @ a + ridge * torch.eye(a.shape[1], dtype=a.dtype), a.T @ fit_grads.double())
-    cos = cosine(design(inputs) @ weights, grads.double())
+    return (design(inputs) @ weights).to(fit_grads.dtype)
+
+
+def predictability(fit_inputs: torch.Tensor, fit_grads: torch.Tensor, inputs: torch.Tensor, grads: torch.Tensor,
+                   ridge: float = 10.0, top: float = 0.1) -> dict[str, float]:
+    """Held-out cosines (all rows; the ``top`` share by true-gradient norm) of ``ridge_predictions``."""
+    cos = cosine(ridge_predictions(fit_inputs, fit_grads, inputs, ridge), grads)
     return {"ceiling_cos": float(cos.mean()), "ceiling_cos_top": float(cos[top_share(grads.norm(dim=-1), top)].mean())}
 
 
