@@ -19,7 +19,8 @@ from torch import nn
 from benchmark.episodes import Episode, FeatureScaler, select_modalities
 from benchmark.interfaces import (FitInfo, Model, TrainBudget, TrainingLog, check_device, check_options, run_updates,
                                   torch_device)
-from benchmark.padding import has_padding, on_valid_steps  # noqa: F401 (re-exported: plugins written against 0.1 import them from here)
+# re-exported: plugins written against 0.1 import them from here
+from benchmark.padding import has_padding, on_valid_steps  # noqa: F401
 from benchmark.selection import Selector
 
 

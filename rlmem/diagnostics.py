@@ -35,7 +35,6 @@ import torch
 from rlmem.ddpg import frozen
 
 KEYS = ("critic_cos", "critic_cos_top", "critic_cos_later", "critic_cos_later_top", "value_return_corr")  # what it reports
-CEILING_KEYS = ("ceiling_cos", "ceiling_cos_top")  # what gradient_predictability reports
 
 
 def k_step_return_gradient(actor, layout, reward_fn, xs: torch.Tensor, before: torch.Tensor, action: torch.Tensor,
