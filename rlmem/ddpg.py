@@ -176,9 +176,10 @@ class DDPG:
         return torch.cat([x, self.config.gamma ** togo, (togo / 1000.0).clamp(max=1.0)], dim=-1)
 
     def critic_loss(self, batch: dict[str, torch.Tensor], reward_fn: RewardFn) -> tuple[torch.Tensor, torch.Tensor]:
-        """MSE between V(z_t) and its TD target (``update`` adds the ``critic_grad`` term); returns (loss, TD errors). On a window of W steps (see
-        ``as_window``) the target is the n-step one, n = the steps of the window the sequence still has:
-        sum_k gamma^k r_{t+k} + gamma^n V'(z_{t+n}) (no bootstrap once the sequence has ended)."""
+        """MSE between V(z_t) and its TD target (``update`` adds the ``critic_grad`` term); returns (loss, TD
+        errors). On a window of W steps (see ``as_window``) the target is the n-step one, n = the steps of the
+        window the sequence still has: sum_k gamma^k r_{t+k} + gamma^n V'(z_{t+n}) (no bootstrap once the
+        sequence has ended)."""
         c = self.config
         b = self.critic_window(batch)
         width = b["action"].shape[1]
