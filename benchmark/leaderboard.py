@@ -3,7 +3,8 @@
 Per seed, a metric is first averaged over the folds that seed completed; the table then shows the mean
 and the sample standard deviation of those per-seed values, with n = the number of seeds. A row says
 what would weaken it: cells still improving when training ended (↗), cells made from uncommitted code
-(‡), and how its model was tuned. Tuning trials are never part of a table.
+(‡), fewer folds than the task has (◐: its mean is over other test items than a full row's), and how its
+model was tuned. Tuning trials are never part of a table.
 """
 
 from __future__ import annotations
@@ -28,10 +29,13 @@ class Row:
     n_cells: int = 0
     still_improving: int = 0  # cells whose training ended before it converged (selection.convergence)
     dirty: int = 0  # cells made from uncommitted code (provenance.git_dirty)
+    folds: tuple[int, ...] = ()  # the folds some seed of the row covers
+    partial: bool = False  # some seed covers fewer folds than the task has
 
     @property
     def marks(self) -> str:
-        return ("" if not self.still_improving else f" {STILL_IMPROVING_MARK}") + ("" if not self.dirty else f" {DIRTY_MARK}")
+        return "".join(f" {mark}" for mark, on in ((STILL_IMPROVING_MARK, self.still_improving),
+                                                   (DIRTY_MARK, self.dirty), (PARTIAL_MARK, self.partial)) if on)
 
 
 @dataclass
@@ -45,6 +49,7 @@ class Board:
     failed: list[str] = field(default_factory=list)
     tuning: list[str] = field(default_factory=list)  # how the tuned rows were tuned
     left_out: int = 0  # still-improving cells left out (--converged-only)
+    n_folds: int = 1  # the task's folds (or, where records do not say, the most any seed of a row covers)
 
     @property
     def title(self) -> str:
@@ -64,12 +69,17 @@ class Board:
         if dirty:
             out.append(f"{DIRTY_MARK} made from uncommitted code (provenance git_dirty: their commit does not "
                        f"identify the code), cells: {', '.join(dirty)}")
+        partial = [f"{r.model} (folds {', '.join(map(str, r.folds))})" for r in self.rows if r.partial]
+        if partial:
+            out.append(f"{PARTIAL_MARK} fewer folds than the task's {self.n_folds}, so a mean over other test items "
+                       f"than a full row's (not comparable with one): {', '.join(partial)}")
         out += [f"tuned: {t}" for t in self.tuning]
         return out
 
 
 STILL_IMPROVING_MARK = "↗"
 DIRTY_MARK = "‡"
+PARTIAL_MARK = "◐"
 TUNED_SUFFIX = " (tuned)"
 
 
@@ -135,10 +145,16 @@ def build_boards(records: Iterable[dict[str, Any]], split: str = "test", tasks: 
         hib = {m: bool(t["higher_is_better"][m]) for m in metrics}
         board = Board(task_key[0], task_key[1], split, metrics, hib, failed=sorted(failed[task_key]),
                       left_out=left_out[task_key])
+        covered: dict[tuple, dict[int, set[int]]] = defaultdict(lambda: defaultdict(set))  # row -> seed -> folds
+        for model_key, recs in groups[task_key].items():
+            for r in recs:
+                covered[model_key][r["seed"]].add(r["task"]["fold"])
+        board.n_folds = int(t.get("n_folds") or max((len(f) for c in covered.values() for f in c.values()), default=1))
         board.tuning = sorted({tuning_caption(r["model"]["tuned"], r["task"].get("overrides") or {})
                                for recs in groups[task_key].values()
                                for r in recs if r["model"].get("tuned")})
         for (model, reference), recs in groups[task_key].items():
+            per_seed_folds = covered[(model, reference)]
             per_seed: dict[int, list[dict]] = defaultdict(list)
             for r in recs:
                 per_seed[r["seed"]].append(r["scores"][split])
@@ -149,7 +165,9 @@ def build_boards(records: Iterable[dict[str, Any]], split: str = "test", tasks: 
             n_folds = sum(len(v) for v in per_seed.values()) / len(per_seed)
             board.rows.append(Row(model, reference, len(per_seed), n_folds, stats, recs[0]["model"].get("n_parameters"),
                                   len(recs), sum(still_improving(r) for r in recs),
-                                  sum(bool((r.get("provenance") or {}).get("git_dirty")) for r in recs)))
+                                  sum(bool((r.get("provenance") or {}).get("git_dirty")) for r in recs),
+                                  tuple(sorted(set().union(*per_seed_folds.values()))),
+                                  any(len(f) < board.n_folds for f in per_seed_folds.values())))
         main = metrics[0]
         sign = -1 if hib[main] else 1
         board.rows.sort(key=lambda r: (sign * r.stats[main][0], r.model))
@@ -228,14 +246,15 @@ def render_csv(boards: Sequence[Board]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["task", "version", "split", "model", "reference", "metric", "higher_is_better",
-                "mean", "std", "n_seeds", "folds_per_seed", "still_improving_cells", "dirty_cells", "cells"])
+                "mean", "std", "n_seeds", "folds_per_seed", "still_improving_cells", "dirty_cells", "cells",
+                "partial"])
     for b in boards:
         for r in b.rows:
             for m in b.metrics:
                 mean, std = r.stats[m]
                 w.writerow([b.task, b.version, b.split, r.model, r.reference, m, b.higher_is_better[m],
                             f"{mean:.6g}", "" if std is None else f"{std:.6g}", r.n_seeds, f"{r.n_folds:g}",
-                            r.still_improving, r.dirty, r.n_cells])
+                            r.still_improving, r.dirty, r.n_cells, r.partial])
     return buf.getvalue()
 
 
@@ -250,7 +269,8 @@ _TEX_ARROWS = {True: r"$\uparrow$", False: r"$\downarrow$"}
 
 
 def latex_marks(row: Row) -> str:
-    return (r" $\nearrow$" if row.still_improving else "") + (r" $\ddagger$" if row.dirty else "")
+    return ((r" $\nearrow$" if row.still_improving else "") + (r" $\ddagger$" if row.dirty else "")
+            + (r" $\circ$" if row.partial else ""))
 
 
 def render_latex(boards: Sequence[Board]) -> str:

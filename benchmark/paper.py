@@ -97,17 +97,17 @@ def render_table_csv(table: PaperTable, records: Sequence[dict], reported: dict[
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["table", "kind", "task", "method", "metric", "mean", "std", "n_seeds", "still_improving_cells",
-                "dirty_cells", "source"])
+                "dirty_cells", "partial", "source"])
     for b in _measured(records, table, converged_only):
         for r in b.rows:
             for m in (m for m in table.metrics if m in b.metrics):
                 mean, std = r.stats[m]
                 w.writerow([table.key, "measured", b.task, r.model, m, f"{mean:.6g}", "" if std is None else f"{std:.6g}",
-                            r.n_seeds, r.still_improving, r.dirty, "this repository's records"])
+                            r.n_seeds, r.still_improving, r.dirty, r.partial, "this repository's records"])
     for key in table.reported:
         for row in reported[key]["rows"]:
             for m, v in zip(reported[key]["columns"], row["values"]):
-                w.writerow([table.key, "reported", reported[key]["setting"], row["name"], m, v, "", "", "", "",
+                w.writerow([table.key, "reported", reported[key]["setting"], row["name"], m, v, "", "", "", "", "",
                             row["source"]])
     return buf.getvalue()
 

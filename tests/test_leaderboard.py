@@ -119,3 +119,22 @@ def test_presets_tuned_at_another_setting_are_captioned_as_reused():
     (board,) = build_boards([record("transformer", 0, 0, 0.08, 0.6, tuned=at_lag_10, task_overrides={"lag": 10})])
     (note,) = [n for n in board.notes() if n.startswith("tuned:")]
     assert "on validation at lag=10 (seeds 0" in note and "reused" not in note
+
+
+def test_a_row_with_fewer_folds_than_the_task_is_marked_partial_and_named_with_its_folds():
+    def five_fold(rec):
+        rec["task"]["n_folds"] = 5
+        return rec
+    recs = [five_fold(record("lstm", 0, f, 0.1, 0.5)) for f in range(5)]
+    recs += [five_fold(record("mlp", s, f, 0.2, 0.3)) for s in range(2) for f in (0, 3)]
+    recs += [five_fold(record("mlp", 2, f, 0.2, 0.3)) for f in range(5)]  # one full seed does not make it whole
+    (board,) = build_boards(recs)
+    rows = {r.model: r for r in board.rows}
+    assert board.n_folds == 5
+    assert not rows["lstm"].partial and rows["lstm"].marks == ""
+    assert rows["mlp"].partial and rows["mlp"].folds == (0, 1, 2, 3, 4) and rows["mlp"].marks == " ◐"
+    (note,) = [n for n in board.notes() if n.startswith("◐")]
+    assert "task's 5" in note and "mlp (folds 0, 1, 2, 3, 4)" in note and "lstm" not in note
+    # the same mlp cells with the third seed's extra folds gone: the folds named are the ones covered
+    (board,) = build_boards([r for r in recs if not (r["model"]["name"] == "mlp" and r["seed"] == 2)])
+    assert "mlp (folds 0, 3)" in board.notes()[-1]
