@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -29,51 +30,85 @@ def _save(fig, out: Path, name: str) -> list[Path]:
     return paths
 
 
-def horizon_points(records: Iterable[dict], task: str = "synth-affect") -> tuple[dict[str, dict[int, list[float]]], str, str]:
-    """For ``memory_horizon``: per model label, the test main scores at each lag, of the one group of records
-    (task version and options other than the lag) that spans the most lags, models seen at two lags or more;
-    with that version and the score."""
-    settings: dict[tuple[str, str], dict[str, dict[int, list[float]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
+@dataclass
+class Horizon:
+    """The memory-horizon figure's data: per model label, the test main scores at each lag; the sequence
+    length at each lag; the task version and the score."""
+
+    points: dict[str, dict[int, list[float]]]
+    lengths: dict[int, int]
+    version: str
+    main: str
+
+    def tick(self, lag: int) -> str:
+        """The lag, and the sequence length where it is not the one most lags have (a longer lag may need
+        longer sequences: such a point is other data, and the axis says so)."""
+        usual = Counter(self.lengths.values()).most_common(1)[0][0]
+        length = self.lengths.get(lag)
+        return f"{lag:,}" if length in (None, usual) else f"{lag:,}\n(length {length:,})"
+
+
+def horizon_points(records: Iterable[dict], task: str = "synth-affect") -> Horizon:
+    """For ``memory_horizon``: the one group of records (task version and options other than the lag and the
+    sequence length) that spans the most lags, models seen at two lags or more. Where one lag was run at
+    more than one length, the length with the most records stands for it."""
+    settings: dict[tuple[str, str], dict[tuple[int, int | None], dict[str, list[float]]]] = \
+        defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
     main = None
     for r in records:
         if r["status"] != "completed" or r["task"]["name"] != task:
             continue
-        lag = (((r.get("config") or {}).get("task") or {}).get("options") or {}).get("lag")
-        if lag is None:
+        options = ((r.get("config") or {}).get("task") or {}).get("options") or {}
+        if options.get("lag") is None:
             continue
         main = r["task"]["main_score"]
-        setting = task_setting(r["task"], ignore=("lag",))
-        settings[setting][record_label(r)][int(lag)].append(r["scores"]["test"][main])
+        setting = task_setting(r["task"], ignore=("lag", "length"))
+        at = (int(options["lag"]), options.get("length"))
+        settings[setting][at][record_label(r)].append(r["scores"]["test"][main])
     if not settings:
-        return {}, "", ""
-    chosen = max(settings, key=lambda k: (len({lag for by in settings[k].values() for lag in by}),
+        return Horizon({}, {}, "", "")
+    chosen = max(settings, key=lambda k: (len({lag for lag, _ in settings[k]}),
                                           sum(len(v) for by in settings[k].values() for v in by.values())))
+    group = settings[chosen]
+    lengths: dict[int, int] = {}
+    for lag in sorted({lag for lag, _ in group}):
+        size = lambda n: sum(len(v) for v in group[(lag, n)].values())  # noqa: E731 - records at that length
+        lengths[lag] = max((n for at, n in group if at == lag), key=lambda n: (size(n), -(n or 0)))
+    by_model: dict[str, dict[int, list[float]]] = defaultdict(dict)
+    for lag, length in lengths.items():
+        for label, scores in group[(lag, length)].items():
+            by_model[label][lag] = scores
     # a model run at one lag only (a variant beside the study) has no line to draw: it would only crowd the legend
-    points = {label: by_lag for label, by_lag in settings[chosen].items() if len(by_lag) >= 2}
-    return points, chosen[1], main
+    points = {label: by_lag for label, by_lag in by_model.items() if len(by_lag) >= 2}
+    return Horizon(points, lengths, chosen[1], main)
 
 
 def memory_horizon(records: Iterable[dict], out: Path, task: str = "synth-affect") -> list[Path]:
     """Test main score against the dependency lag, one line per model (mean over seeds, ± std). Records
-    are grouped by their task version and options other than the lag; the group that spans the most lags is
-    drawn, so studies at other sizes or task versions in the same folder do not mix into it."""
-    points, version, main = horizon_points(records, task)
-    if not points:
+    are grouped by their task version and options other than the lag and the length; the group that spans
+    the most lags is drawn, so studies at other sizes or task versions in the same folder do not mix into it.
+    A lag run at another sequence length than most is labelled with it on the axis."""
+    horizon = horizon_points(records, task)
+    if not horizon.points:
         return []
     plt = _plt()
+    from matplotlib.ticker import NullLocator
+
     fig, ax = plt.subplots(figsize=(6, 4))
-    for i, (model, by_lag) in enumerate(sorted(points.items())):
+    for i, (model, by_lag) in enumerate(sorted(horizon.points.items())):
         lags = sorted(by_lag)
         mean = [np.mean(by_lag[x]) for x in lags]
         std = [np.std(by_lag[x]) for x in lags]
         ax.errorbar(lags, mean, yerr=std, marker=MARKERS[i % len(MARKERS)], capsize=3, label=model,
                     linestyle=LINESTYLES[i % len(LINESTYLES)], alpha=0.85)
     ax.set_xscale("log")
-    ax.set_xticks(sorted({lag for by in points.values() for lag in by}))
-    _plain_log_ticks(ax.xaxis)
+    ticks = sorted({lag for by in horizon.points.values() for lag in by})
+    ax.set_xticks(ticks)
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xticklabels([horizon.tick(lag) for lag in ticks])
     ax.set_xlabel("dependency lag (segments)")
-    ax.set_ylabel(f"test {main}")
-    ax.set_title(f"Memory horizon on {task} v{version}")
+    ax.set_ylabel(f"test {horizon.main}")
+    ax.set_title(f"Memory horizon on {task} v{horizon.version}")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))  # outside: the lines fill the whole axes
     return _save(fig, out, f"memory_horizon_{task}")
 

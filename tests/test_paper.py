@@ -141,20 +141,40 @@ def test_every_panel_is_labelled_and_names_its_task(tmp_path, monkeypatch):
 def test_memory_horizon_does_not_mix_task_versions():
     from benchmark.figures import horizon_points
 
-    def rec(version, lag, score, overrides=None, model_overrides=None):
+    def rec(version, lag, score, overrides=None, model_overrides=None, length=None):
         return {"status": "completed", "task": {"name": "synth-affect", "version": version, "main_score": "mse",
                                                 "overrides": overrides if overrides is not None else {"lag": lag}},
-                "config": {"task": {"options": {"lag": lag}}},
+                "config": {"task": {"options": {"lag": lag, **({"length": length} if length else {})}}},
                 "model": {"name": "lstm", "overrides": model_overrides or {}}, "scores": {"test": {"mse": score}}}
 
     old = [rec("1.0", 10, 0.03), rec("1.0", 50, 0.08), rec("1.0", 200, 0.1)]
     new = [rec("2.0", 50, 0.07, overrides={})]  # the new version's default lag, no override
-    points, version, main = horizon_points(old + new)
-    assert version == "1.0" and main == "mse"
-    assert {lag: v for lag, v in points["lstm"].items()} == {10: [0.03], 50: [0.08], 200: [0.1]}
+    horizon = horizon_points(old + new)
+    assert horizon.version == "1.0" and horizon.main == "mse"
+    assert {lag: v for lag, v in horizon.points["lstm"].items()} == {10: [0.03], 50: [0.08], 200: [0.1]}
     # a variant run at one lag beside the study draws no line
-    points, _, _ = horizon_points(old + [rec("1.0", 50, 0.09, model_overrides={"truncation": 32})])
-    assert list(points) == ["lstm"]
+    horizon = horizon_points(old + [rec("1.0", 50, 0.09, model_overrides={"truncation": 32})])
+    assert list(horizon.points) == ["lstm"]
+
+
+def test_memory_horizon_takes_a_longer_lag_at_longer_sequences_and_labels_its_length():
+    from benchmark.figures import horizon_points
+
+    def rec(lag, length, score, model="lstm"):
+        overrides = {"lag": lag, **({"length": length} if length != 250 else {})}
+        return {"status": "completed", "task": {"name": "synth-affect", "version": "2.0", "main_score": "mse",
+                                                "overrides": overrides},
+                "config": {"task": {"options": {"lag": lag, "length": length}}},
+                "model": {"name": model, "overrides": {}}, "scores": {"test": {"mse": score}}}
+
+    study = [rec(lag, 250, 0.05 * i) for i, lag in enumerate((10, 50, 200))] + [rec(1000, 1250, 0.2)]
+    horizon = horizon_points(study)
+    assert horizon.points["lstm"] == {10: [0.0], 50: [0.05], 200: [0.1], 1000: [0.2]}
+    assert [horizon.tick(lag) for lag in (10, 200, 1000)] == ["10", "200", "1,000\n(length 1,250)"]
+    # a lag run at two lengths: the one with more records stands for it, the other is not drawn beside it
+    horizon = horizon_points(study + [rec(200, 1250, 0.9)] + [rec(200, 250, 0.1, model="mlp")] * 2)
+    assert horizon.points["lstm"][200] == [0.1] and horizon.lengths[200] == 250
+    assert "mlp" not in horizon.points  # one lag only
 
 
 def test_validation_curves_do_not_mix_task_versions(tmp_path, monkeypatch):
