@@ -1,8 +1,9 @@
-"""Where a record came from: package versions, git state, machine, command line, start time."""
+"""Where a record came from: package versions, git state, machine and CPU, command line, start time."""
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import platform
 import shlex
 import subprocess
@@ -44,9 +45,30 @@ def static_provenance() -> dict:
         "python": platform.python_version(),
         "torch": _version("torch"),
         "numpy": _version("numpy"),
+        "scikit_learn": _version("scikit-learn"),
         "platform": platform.platform(),
         "machine": platform.machine(),
     }
+
+
+def _cpu_model() -> str | None:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
+@lru_cache(maxsize=1)
+def cpu_provenance() -> dict:
+    """The CPU as far as it decides the numbers: torch picks its vectorised kernels by the instruction set
+    (``cpu_capability``), so the same seed and commit on another CPU can end in other digits."""
+    import torch
+
+    return {"cpu": _cpu_model(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "cpu_count": os.cpu_count()}
 
 
 def device_provenance(device: str) -> dict:
@@ -61,8 +83,12 @@ def device_provenance(device: str) -> dict:
 
 
 def provenance(device: str = "cpu") -> dict:
+    import torch
+
     return {
         **static_provenance(),
+        **cpu_provenance(),
+        "torch_threads": torch.get_num_threads(),
         **device_provenance(device),
         "command": shlex.join(["rlbench", *sys.argv[1:]]) if sys.argv else None,
         "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 
+import torch
 from conftest import TINY_AFFECT
 from helpers import has_row
 from typer.testing import CliRunner
@@ -55,7 +56,10 @@ def test_records_hold_config_scores_and_provenance(tmp_path):
     assert rec["selection"]["epoch"] == best["epoch"]
     assert rec["task"]["data_sha256"] and rec["task"]["split_sha256"]
     prov = rec["provenance"]
-    assert prov["python"] and prov["numpy"] and prov["torch"] and prov["started_at"]
+    assert prov["python"] and prov["numpy"] and prov["torch"] and prov["started_at"] and prov["scikit_learn"]
+    # what decides the last digits on another machine: the kernels torch picks for this CPU, its threads
+    assert prov["cpu_capability"] == torch.backends.cpu.get_cpu_capability() and prov["cpu_count"] >= 1
+    assert prov["torch_threads"] == torch.get_num_threads() and "cpu" in prov
     assert rec["timing"]["train_s"] >= 0 and rec["timing"]["peak_rss_mb"] > 0
 
 
