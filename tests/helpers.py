@@ -33,8 +33,9 @@ def write_generic(path, n_seq=12, T=(20, 30), k=2, modalities=(("audio", 3), ("f
 
 def has_row(table: str, name: str, after: str = "") -> bool:
     """A row named ``name`` in a Markdown table (then ``after``), whatever marks follow the name: ↗ (cells
-    still improving) and ‡ (cells made from uncommitted code, as every test run from a dirty tree makes)."""
-    return re.search(rf"^\| {re.escape(name)}(?: ↗)?(?: ‡)? \|{re.escape(after)}", table, re.M) is not None
+    still improving), ‡ (cells made from uncommitted code, as every test run from a dirty tree makes) and
+    ◐ (fewer folds than the task has, as a run of one fold of a k-fold task makes)."""
+    return re.search(rf"^\| {re.escape(name)}(?: ↗)?(?: ‡)?(?: ◐)? \|{re.escape(after)}", table, re.M) is not None
 
 
 def write_cue_task(path, n_seq=40, lengths=(200, 320), carry=150, seed=0):
