@@ -36,7 +36,7 @@ class Horizon:
     length at each lag; the task version and the score."""
 
     points: dict[str, dict[int, list[float]]]
-    lengths: dict[int, int]
+    lengths: dict[int, int | None]  # None where the records do not say
     version: str
     main: str
 
@@ -70,7 +70,7 @@ def horizon_points(records: Iterable[dict], task: str = "synth-affect") -> Horiz
     chosen = max(settings, key=lambda k: (len({lag for lag, _ in settings[k]}),
                                           sum(len(v) for by in settings[k].values() for v in by.values())))
     group = settings[chosen]
-    lengths: dict[int, int] = {}
+    lengths: dict[int, int | None] = {}
     for lag in sorted({lag for lag, _ in group}):
         size = lambda n: sum(len(v) for v in group[(lag, n)].values())  # noqa: E731 - records at that length
         lengths[lag] = max((n for at, n in group if at == lag), key=lambda n: (size(n), -(n or 0)))
