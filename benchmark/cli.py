@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import time
 from pathlib import Path
 from typing import Callable, List, Optional
 
@@ -140,46 +141,65 @@ def models_cmd(plugin: List[str] = typer.Option([], "--plugin", help="module or 
     _listing("model", plugin)
 
 
+def _shown_metrics(metrics) -> str:
+    return "  ".join(f"{k} {v:.4f}" for k, v in metrics.items()
+                     if k in ("train_loss", "td_error") or k.startswith(("val_", "test_")))
+
+
 class _RichReporter:
-    """Progress bars for a run: one over cells, one over the updates of the cell in training."""
+    """Progress bars: one over cells, and one over the updates of each cell in training (a sweep trains
+    several at once)."""
 
     def __init__(self, progress):
         self.progress = progress
         self.cells = None
-        self.updates = None
-        self.label = ""
+        self.running: dict = {}  # cell -> (its bar, its label)
 
     def plan(self, total: int) -> None:
         self.cells = self.progress.add_task("cells", total=total)
 
-    def start_cell(self, label: str) -> None:
-        if self.updates is not None:
-            self.progress.remove_task(self.updates)
-        self.label = label
-        self.updates = self.progress.add_task(label, total=None)
+    def start_cell(self, label: str, cell=None) -> None:
+        self.running[cell] = (self.progress.add_task(label, total=None), label)
 
-    def on_eval(self, update: int, total: int, metrics) -> None:
-        shown = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items()
-                          if k in ("train_loss", "td_error") or k.startswith(("val_", "test_")))
-        self.progress.update(self.updates, completed=update, total=total, description=f"{self.label}  [{shown}]")
+    def on_eval(self, update: int, total: int, metrics, cell=None) -> None:
+        if cell in self.running:
+            bar, label = self.running[cell]
+            self.progress.update(bar, completed=update, total=total,
+                                 description=f"{label}  [{_shown_metrics(metrics)}]")
 
     def end_cell(self, outcome) -> None:
         self.progress.advance(self.cells)
+        if outcome.path in self.running:
+            self.progress.remove_task(self.running.pop(outcome.path)[0])
 
 
 class _PlainReporter:
-    """Without a terminal (a log file, CI): one plain line per finished cell instead of progress bars."""
+    """Without a terminal (a log file, CI): one plain line per finished cell instead of progress bars, and
+    for a cell that trains longer than ``every`` seconds, a line on its progress every ``every`` seconds."""
 
-    def __init__(self):
+    def __init__(self, every: float = 60.0, clock: Callable[[], float] = time.monotonic):
         self.total, self.finished = 0, 0
+        self.every, self.clock = every, clock
+        self.running: dict = {}  # cell -> [label, started, time of its last line]
 
     def plan(self, total: int) -> None:
         self.total = total
 
-    def start_cell(self, label: str) -> None: ...
-    def on_eval(self, update: int, total: int, metrics) -> None: ...
+    def start_cell(self, label: str, cell=None) -> None:
+        now = self.clock()
+        self.running[cell] = [label, now, now]
+
+    def on_eval(self, update: int, total: int, metrics, cell=None) -> None:
+        entry = self.running.get(cell)
+        now = self.clock()
+        if entry is None or now - entry[2] < self.every:
+            return
+        entry[2] = now
+        minutes = (now - entry[1]) / 60
+        typer.echo(f"  {entry[0]}: update {update}/{total}  {_shown_metrics(metrics)} ({minutes:.1f} min)")
 
     def end_cell(self, outcome) -> None:
+        self.running.pop(outcome.path, None)
         self.finished += 1
         scores = "" if outcome.test_score is None else f" val {outcome.val_score:.4f} test {outcome.test_score:.4f}"
         typer.echo(f"[{self.finished}/{self.total}] {outcome.task} {outcome.label or outcome.model} seed {outcome.seed} "

@@ -21,7 +21,7 @@ from typing import Any, Mapping, Sequence
 from benchmark import config as cfg
 from benchmark.builtins import MODELS, TASKS
 from benchmark.episodes import TaskData
-from benchmark.interfaces import Model, Task
+from benchmark.interfaces import Model, Task, TrainingLog
 from benchmark.provenance import provenance
 from benchmark.records import SCHEMA_VERSION, RecordError, load_record, record_path, write_record
 from benchmark.registry import Registry, RegistryError
@@ -107,12 +107,25 @@ class CellOutcome:
 
 
 class Reporter:
-    """What the runner tells its caller; the CLI draws progress bars from it, tests stay silent."""
+    """What the runner tells its caller; the CLI draws progress bars from it, tests stay silent. ``cell`` is
+    the record path of the cell an event is about: a sweep trains several cells at once."""
 
     def plan(self, total: int) -> None: ...
-    def start_cell(self, label: str) -> None: ...
-    def on_eval(self, update: int, total: int, metrics: Mapping[str, float]) -> None: ...
+    def start_cell(self, label: str, cell: Path | None = None) -> None: ...
+    def on_eval(self, update: int, total: int, metrics: Mapping[str, float], cell: Path | None = None) -> None: ...
     def end_cell(self, outcome: CellOutcome) -> None: ...
+
+
+@dataclass
+class CellLog:
+    """One cell's training log (what a model's ``fit`` reports to): its evaluations go to the reporter
+    under the cell's record path."""
+
+    reporter: Reporter
+    cell: Path
+
+    def on_eval(self, update: int, total: int, metrics: Mapping[str, float]) -> None:
+        self.reporter.on_eval(update, total, metrics, cell=self.cell)
 
 
 @dataclass
@@ -270,18 +283,25 @@ def run(request: RunRequest, reporter: Reporter | None = None) -> list[CellOutco
     for pair in pairs:
         for seed, fold in pair.cells:
             path = cell_path(request.results, pair, seed, fold)
-            label = f"{pair.task_name} · {pair.model_name} · seed {seed} · fold {fold}"
             main = pair.task.metadata.main_score
             record = resumed_record(path, pair) if request.resume else None
             skipped = record is not None
             if not skipped:
-                reporter.start_cell(label)
-                record = run_cell(pair, seed, fold, reporter, request.trace)
+                reporter.start_cell(cell_label(pair, seed, fold), cell=path)
+                record = run_cell(pair, seed, fold, CellLog(reporter, path), request.trace)
                 save_record(path, record)
             outcome = CellOutcome.from_record(pair.task_name, pair.model_name, seed, fold, path, main, record, skipped)
             outcomes.append(outcome)
             reporter.end_cell(outcome)
     return outcomes
+
+
+def cell_label(pair: _Pair, seed: int, fold: int) -> str:
+    """How progress names a cell: task and model with what sets them apart (a grid's values, a preset)."""
+    task_overrides = pair.resolved.overrides_label(["task"])
+    task = f"{pair.task_name} [{task_overrides}]" if task_overrides else pair.task_name
+    model = f"{pair.model_name} [{pair.variant}]" if pair.variant else pair.model_name
+    return f"{task} · {model} · seed {seed} · fold {fold}"
 
 
 def cell_path(results: Path, pair: _Pair, seed: int, fold: int) -> Path:
@@ -336,7 +356,7 @@ def _model_overrides(pair: _Pair) -> dict[str, Any]:
     return {**pair.resolved.applied["model"], **({} if pair.model_cls.reference else pair.resolved.applied["train"])}
 
 
-def run_cell(pair: _Pair, seed: int, fold_index: int, reporter: Reporter, trace: bool = False) -> dict[str, Any]:
+def run_cell(pair: _Pair, seed: int, fold_index: int, log: TrainingLog, trace: bool = False) -> dict[str, Any]:
     """Train and score one cell; any exception becomes a failed record, never a lost sweep."""
     meta = pair.task.metadata
     data = pair.data
@@ -397,7 +417,7 @@ def run_cell(pair: _Pair, seed: int, fold_index: int, reporter: Reporter, trace:
         )
         if leaky:
             selector.criterion_split = "test"
-        info = model.fit(train, judged, pair.resolved.budget, selector, reporter)
+        info = model.fit(train, judged, pair.resolved.budget, selector, log)
         train_s = time.perf_counter() - t0
         t1 = time.perf_counter()
         scores = {"val": model.evaluate(pair.task, val)}

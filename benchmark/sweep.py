@@ -2,7 +2,8 @@
 
 Workers only compute: each returns its record to the driver, which writes it (atomically), so workers
 need no shared disk. The driver skips cells whose finished record is there (resume), and a cell that
-fails comes back as a failed record while the others go on.
+fails comes back as a failed record while the others go on. Workers send each cell's start and
+evaluations through a queue, so that the driver shows the progress of every cell in flight.
 """
 
 from __future__ import annotations
@@ -10,18 +11,21 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import queue
 from collections import defaultdict
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from multiprocessing.managers import SyncManager
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from benchmark.config import ConfigError
-from benchmark.runner import (CellOutcome, Reporter, RunRequest, cell_path, ensure_writable, prepare, resumed_record,
-                              run_cell, save_record)
+from benchmark.runner import (CellOutcome, Reporter, RunRequest, cell_label, cell_path, ensure_writable, prepare,
+                              resumed_record, run_cell, save_record)
 
 EXECUTORS = ("local", "ray")
+PROGRESS_POLL_S = 0.5  # how often the driver collects the workers' progress while it waits for records
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,7 @@ class CellSpec:
     threads: int | None = None  # torch threads in the worker (None: torch's default, every core)
     device: str | None = None  # --device, for the models that have a device option
     request: int = 0  # which of the sweep's requests the cell belongs to (an ablation's variants, a tuning's trials)
+    cell: int = 0  # its place in the sweep: progress events name the cell by it
 
 
 def expand_grid(grid: Sequence[str]) -> list[tuple[str, ...]]:
@@ -76,15 +81,44 @@ def _prepared(task: str, model: str, overrides: tuple[str, ...], data_root: str 
     return pair
 
 
-def execute_cell(spec: CellSpec) -> dict[str, Any]:
-    """Run one cell in this process and return its record (the driver writes it)."""
+def execute_cell(spec: CellSpec, events: Any = None) -> dict[str, Any]:
+    """Run one cell in this process and return its record (the driver writes it); ``events`` (a queue)
+    receives the cell's start and its evaluations."""
+    log = _QueueLog(events, spec.cell)
+    log.send("start", None)
     if spec.threads:
         import torch
 
         torch.set_num_threads(spec.threads)
     pair = _prepared(spec.task, spec.model, spec.overrides, spec.data_root, spec.plugins, spec.tuned, spec.tuning,
                      spec.device)
-    return run_cell(pair, spec.seed, spec.fold, Reporter(), spec.trace)
+    return run_cell(pair, spec.seed, spec.fold, log, spec.trace)
+
+
+class _QueueLog:
+    """A worker cell's training log: each evaluation goes to the driver. Progress is a courtesy, so a queue
+    that fails (the driver stopping) ends the reporting, never the cell."""
+
+    def __init__(self, events: Any, cell: int):
+        self.events, self.cell = events, cell
+
+    def send(self, kind: str, payload: Any) -> None:
+        if self.events is None:
+            return
+        try:
+            self.events.put((self.cell, kind, payload))
+        except Exception:
+            self.events = None
+
+    def on_eval(self, update: int, total: int, metrics: Mapping[str, float]) -> None:
+        self.send("eval", (update, total, dict(metrics)))
+
+
+class _CallQueue:
+    """A queue for a cell run in the driver's own process: ``put`` hands the event on at once."""
+
+    def __init__(self, relay: Callable):
+        self.put = lambda event: relay(*event)
 
 
 def grid_requests(request: RunRequest, grid: Sequence[str]) -> list[RunRequest]:
@@ -96,13 +130,14 @@ def plan(requests: Sequence[RunRequest], plugins: Sequence[str],
          threads: int | None = None) -> Iterator[tuple[CellSpec, Path, Any]]:
     """Every cell of the requests with its record path; checks names, options and data before anything runs."""
     loaded: dict = {}  # task data are loaded once, whatever the requests vary besides task options
+    cell = itertools.count()
     for index, sub in enumerate(requests):
         for pair in prepare(sub, loaded):
             for seed, fold in pair.cells:
                 spec = CellSpec(pair.task_name, pair.model_name, applied_overrides(pair),
                                 str(sub.data_root) if sub.data_root else None, seed, fold, tuple(plugins),
                                 sub.trace, json.dumps(pair.tuned, sort_keys=True) if pair.tuned else None,
-                                pair.tuning, threads, sub.device, index)
+                                pair.tuning, threads, sub.device, index, next(cell))
                 yield spec, cell_path(sub.results, pair, seed, fold), pair
 
 
@@ -157,7 +192,20 @@ def sweep(
         else:
             first[path] = spec
 
+    running = {spec.cell: spec for spec in first.values()}
+
+    def relay(cell: int, kind: str, payload: Any) -> None:
+        spec = running.get(cell)
+        if spec is None:  # an event that arrives after its cell's record: nothing left to show
+            return
+        path, pair = by_spec[spec]
+        if kind == "start":
+            reporter.start_cell(cell_label(pair, spec.seed, spec.fold), cell=path)
+        else:
+            reporter.on_eval(*payload, cell=path)
+
     def done(spec: CellSpec, record: dict) -> None:
+        running.pop(spec.cell, None)
         path, pair = by_spec[spec]
         save_record(path, record)
         outcomes.append(_outcome(spec, path, pair, record))
@@ -167,7 +215,7 @@ def sweep(
             reporter.end_cell(outcomes[-1])
 
     run = _run_ray if executor == "ray" else _run_local
-    run(list(first.values()), done, workers, address)
+    run(list(first.values()), done, relay, workers, address)
     return outcomes
 
 
@@ -177,19 +225,26 @@ def _outcome(spec: CellSpec, path: Path, pair, record: dict, skipped: bool = Fal
     return replace(outcome, request=spec.request)
 
 
-def _run_local(specs: list[CellSpec], done: Callable, workers: int | None, address: str | None) -> None:
+def _run_local(specs: list[CellSpec], done: Callable, relay: Callable, workers: int | None,
+               address: str | None) -> None:
     if not specs:
         return
     workers = workers or max(1, min(len(specs), os.cpu_count() or 1))
     if workers == 1:
         for spec in specs:
-            done(spec, execute_cell(spec))
+            done(spec, execute_cell(spec, _CallQueue(relay)))
         return
+    # a manager's queue, not a pipe: its put returns once the event is stored, so every event of a cell is
+    # there to collect before the cell's record comes back
+    manager = SyncManager()
+    manager.start(_ignore_interrupts)
     pool = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_interrupts)
     try:
-        pending = {pool.submit(execute_cell, spec): spec for spec in specs}
+        events = manager.Queue()
+        pending = {pool.submit(execute_cell, spec, events): spec for spec in specs}
         while pending:
-            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            finished, _ = wait(pending, timeout=PROGRESS_POLL_S, return_when=FIRST_COMPLETED)
+            _collect(events.get_nowait, queue.Empty, relay)
             for future in finished:
                 done(pending.pop(future), future.result())
     except BaseException:
@@ -199,7 +254,18 @@ def _run_local(specs: list[CellSpec], done: Callable, workers: int | None, addre
             process.terminate()
         pool.shutdown(wait=False, cancel_futures=True)
         raise
+    finally:
+        manager.shutdown()
     pool.shutdown()
+
+
+def _collect(get_nowait: Callable, empty: type[Exception], relay: Callable) -> None:
+    while True:
+        try:
+            event = get_nowait()
+        except empty:
+            return
+        relay(*event)
 
 
 def _ignore_interrupts() -> None:
@@ -209,9 +275,11 @@ def _ignore_interrupts() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _run_ray(specs: list[CellSpec], done: Callable, workers: int | None, address: str | None) -> None:
+def _run_ray(specs: list[CellSpec], done: Callable, relay: Callable, workers: int | None,
+             address: str | None) -> None:
     try:
         import ray
+        from ray.util.queue import Empty, Queue
     except ImportError:
         raise ConfigError("--executor ray needs Ray: pip install 'rlbench[ray]'") from None
     if not specs:
@@ -221,11 +289,14 @@ def _run_ray(specs: list[CellSpec], done: Callable, workers: int | None, address
         ray.init(address=address, num_cpus=workers if address is None else None, include_dashboard=False,
                  log_to_driver=False)
     refs: dict = {}
+    events = None
     try:
+        events = Queue(actor_options={"num_cpus": 0})  # takes no worker's CPU
         remote = ray.remote(num_cpus=1)(execute_cell)
-        refs = {remote.remote(spec): spec for spec in specs}
+        refs = {remote.remote(spec, events): spec for spec in specs}
         while refs:
-            ready, _ = ray.wait(list(refs), num_returns=1)
+            ready, _ = ray.wait(list(refs), num_returns=1, timeout=PROGRESS_POLL_S)
+            _collect(events.get_nowait, Empty, relay)
             for ref in ready:
                 done(refs.pop(ref), ray.get(ref))
     except BaseException:
@@ -233,5 +304,7 @@ def _run_ray(specs: list[CellSpec], done: Callable, workers: int | None, address
             ray.cancel(ref, force=True)
         raise
     finally:
+        if events is not None:
+            events.shutdown()
         if started_here:
             ray.shutdown()

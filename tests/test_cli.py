@@ -109,3 +109,20 @@ def test_runs_go_to_runs_unless_results_says_otherwise(tmp_path, monkeypatch):
     assert r.exit_code == 0, r.output
     assert list((tmp_path / "runs").rglob("fold=0.json")) and not (tmp_path / "results").exists()
     assert runner.invoke(app, ["table"]).exit_code == 0  # tables read runs/ by default as well
+
+
+def test_a_log_gets_a_progress_line_per_long_cell_every_interval(capsys):
+    from benchmark.cli import _PlainReporter
+
+    now = [0.0]
+    reporter = _PlainReporter(every=60, clock=lambda: now[0])
+    reporter.plan(2)
+    reporter.start_cell("synth-affect · mlp · seed 0 · fold 0", cell="a")
+    reporter.start_cell("synth-affect · lstm · seed 0 · fold 0", cell="b")
+    for t, update in [(10, 50), (61, 100), (90, 150), (125, 200)]:
+        now[0] = t
+        reporter.on_eval(update, 1000, {"train_loss": 0.5, "val_mse": 0.25, "epoch": 2.0}, cell="a")
+    reporter.on_eval(50, 1000, {"val_mse": 0.2}, cell="never started")
+    assert capsys.readouterr().out.splitlines() == [
+        "  synth-affect · mlp · seed 0 · fold 0: update 100/1000  train_loss 0.5000  val_mse 0.2500 (1.0 min)",
+        "  synth-affect · mlp · seed 0 · fold 0: update 200/1000  train_loss 0.5000  val_mse 0.2500 (2.1 min)"]

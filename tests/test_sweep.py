@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from benchmark.cli import app
 from benchmark.config import ConfigError
-from benchmark.records import iter_records
-from benchmark.runner import RunRequest, run
+from benchmark.records import iter_records, load_record
+from benchmark.runner import Reporter, RunRequest, run
 from benchmark.sweep import expand_grid, sweep
 
 
@@ -23,6 +23,42 @@ def request(tmp_path, where, **kw):
     base = dict(tasks=["synth-affect"], models=["mlp", "mean"], seeds=[0, 1], overrides=TINY_AFFECT,
                 results=tmp_path / where)
     return RunRequest(**{**base, **kw})
+
+
+class Recorder(Reporter):
+    """Every progress event of a sweep, in the order the driver reports them."""
+
+    def __init__(self):
+        self.events = []
+
+    def start_cell(self, label, cell=None):
+        self.events.append(("start", cell, label))
+
+    def on_eval(self, update, total, metrics, cell=None):
+        self.events.append(("eval", cell, update, metrics["val_mse"]))
+
+    def end_cell(self, outcome):
+        self.events.append(("end", outcome.path, outcome.status))
+
+
+def assert_reported(recorder, outcomes):
+    """Each cell: its start (named by task, model and seed), then every evaluation of its record's history
+    in order, then its end, all under its record path."""
+    assert outcomes and all(o.status == "completed" for o in outcomes)
+    for o in outcomes:
+        mine = [e for e in recorder.events if e[1] == o.path]
+        assert mine[0][0] == "start" and all(part in mine[0][2] for part in (o.task, o.model, f"seed {o.seed}"))
+        history = load_record(o.path)["history"]
+        assert [e[2:] for e in mine[1:-1]] == [(row["update"], row["val_mse"]) for row in history]
+        assert mine[-1] == ("end", o.path, "completed")
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_sweep_reports_every_evaluation_of_each_cell_in_flight(tmp_path, workers):
+    recorder = Recorder()
+    outcomes = sweep(request(tmp_path, "pool", models=["mlp"]), workers=workers, reporter=recorder)
+    assert len(outcomes) == 2
+    assert_reported(recorder, outcomes)
 
 
 def test_expand_grid():
@@ -70,7 +106,8 @@ def test_bad_executor_is_a_clear_error(tmp_path):
 def test_ray_gives_the_records_of_the_local_pool(tmp_path):
     pytest.importorskip("ray", reason="Ray is not installed (pip install 'rlbench[ray]')")
     sweep(request(tmp_path, "pool", seeds=[0]), workers=2)
-    sweep(request(tmp_path, "ray", seeds=[0]), executor="ray", workers=2)
+    recorder = Recorder()
+    assert_reported(recorder, sweep(request(tmp_path, "ray", seeds=[0]), executor="ray", workers=2, reporter=recorder))
     pool, ray_ = scores_by_cell(tmp_path / "pool"), scores_by_cell(tmp_path / "ray")
     assert pool == ray_ and len(pool) == 2
 
@@ -119,7 +156,7 @@ def test_two_requests_naming_the_same_cell_run_it_once(tmp_path, monkeypatch):
 
     calls = []
     real = sw.execute_cell
-    monkeypatch.setattr(sw, "execute_cell", lambda spec: calls.append(spec) or real(spec))
+    monkeypatch.setattr(sw, "execute_cell", lambda spec, events=None: calls.append(spec) or real(spec, events))
     a = request(tmp_path, "r", models=["mlp"], seeds=[0], overrides=[*TINY_AFFECT, "hidden=8", "lr=0.01"])
     b = request(tmp_path, "r", models=["mlp"], seeds=[0], overrides=[*TINY_AFFECT, "lr=0.01", "hidden=8"])
     outcomes = sweep([a, b], workers=1)
