@@ -245,17 +245,28 @@ def run_cmd(
     trace: bool = typer.Option(False, "--trace", help="keep the first test sequence's predictions in each record (figures)"),
     tuned: bool = typer.Option(False, "--tuned", help="start each trained model from its preset made by `rlbench tune`"),
     presets: Optional[Path] = typer.Option(None, "--presets", help="results folder holding <task>/tuned/<model>.json [--results]"),
-    threads: Optional[int] = typer.Option(None, "--threads", help=THREADS_RUN),
+    threads: Optional[int] = typer.Option(None, "--threads", help=THREADS_RUN + " [with --executor: 1 per worker]"),
     device: Optional[str] = DEVICE_OPTION,
+    executor: Optional[str] = typer.Option(None, "--executor", help="local (process pool) or ray: the cells run in parallel, as with `rlbench sweep` [one after another in this process]"),
+    workers: Optional[int] = typer.Option(None, "--workers", help="parallel cells (implies --executor local)"),
+    address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (implies --executor ray)"),
 ):
     """Train and score models on tasks; one record per (task, model, seed, fold)."""
     from benchmark.runner import run
+    from benchmark.sweep import sweep
 
     _load_plugins(plugin)
     request = _request(task, model, seeds, folds, set_, data_root, results, resume, trace, tuned, presets, device)
-    _set_threads(threads)
+    if executor is None and (workers is not None or address is not None):
+        executor = "ray" if address is not None else "local"
+    if executor is None:
+        _set_threads(threads)
     with _progress() as progress:
-        outcomes = run(request, _reporter(progress))
+        if executor is None:
+            outcomes = run(request, _reporter(progress))
+        else:
+            outcomes = sweep(request, (), executor, workers, address, plugin, _reporter(progress),
+                             1 if threads is None else threads)
     _summary(outcomes, results)
 
 

@@ -97,10 +97,32 @@ def test_failing_cell_in_a_worker_is_recorded_and_the_rest_go_on(tmp_path, monke
     assert status == {0: "completed", 1: "failed", 2: "completed"}
 
 
-def test_bad_executor_is_a_clear_error(tmp_path):
-    res = CliRunner().invoke(app, ["sweep", "--task", "synth-affect", "--model", "mean", "--executor", "slurm",
+@pytest.mark.parametrize("command", ["sweep", "run"])
+def test_bad_executor_is_a_clear_error(tmp_path, command):
+    res = CliRunner().invoke(app, [command, "--task", "synth-affect", "--model", "mean", "--executor", "slurm",
                                    "--results", str(tmp_path)])
     assert res.exit_code == 2 and "--executor must be one of local, ray" in res.output
+
+
+def test_run_with_workers_runs_its_cells_in_a_pool(tmp_path, monkeypatch):
+    import benchmark.sweep as sw
+
+    pools = []
+    real = sw._run_local
+    monkeypatch.setattr(sw, "_run_local", lambda specs, *a: pools.append((len(specs), a[2])) or real(specs, *a))
+    args = ["run", "--task", "synth-affect", "--model", "mlp", "--seeds", "0,1",
+            *sum((["--set", s] for s in TINY_AFFECT), [])]
+    import torch
+
+    before = torch.get_num_threads()
+    try:  # one thread, as in a pool worker, so that the numbers are the same to the last digit
+        plain = CliRunner().invoke(app, [*args, "--threads", "1", "--results", str(tmp_path / "plain")])
+    finally:
+        torch.set_num_threads(before)
+    pooled = CliRunner().invoke(app, [*args, "--workers", "2", "--results", str(tmp_path / "pool")])
+    assert plain.exit_code == 0 and pooled.exit_code == 0, pooled.output
+    assert scores_by_cell(tmp_path / "pool") == scores_by_cell(tmp_path / "plain")
+    assert len(scores_by_cell(tmp_path / "pool")) == 2 and pools == [(2, 2)]  # both cells, one pool of 2
 
 
 def test_ray_gives_the_records_of_the_local_pool(tmp_path):
