@@ -1,7 +1,8 @@
 """One training update of the Transformer at the lag-1,000 setting of synth-affect (the tuned lag-50 preset:
 batch 32 of 1,250 steps, hidden 128, 4 heads, one layer, dropout 0.24) with the additive causal mask it
-uses, against the same layer told that the mask is causal (``is_causal=True``), which lets torch's
-attention skip it. Ratio from one process; results/README quotes it."""
+uses, against the same layer told that the mask is causal (``is_causal=True``, so that torch's attention
+need not read it). Ratio from one process, after a warm-up, the two interleaved; results/README quotes it
+(x1.02 here: no reason to change the model)."""
 
 from __future__ import annotations
 
@@ -12,16 +13,14 @@ import torch
 from baselines.transformer import CausalTransformer, TransformerOptions, causal_mask
 
 BATCH, STEPS, FEATURES = 32, 1250, 64
+ROUNDS = 3
 
 
-def update_seconds(net, h, mask, is_causal: bool, rounds: int = 2) -> float:
-    times = []
-    for _ in range(rounds):
-        net.zero_grad()
-        start = time.perf_counter()
-        net.encoder(h, mask=mask, is_causal=is_causal).pow(2).mean().backward()
-        times.append(time.perf_counter() - start)
-    return min(times)
+def update_seconds(net, h, mask, is_causal: bool) -> float:
+    net.zero_grad()
+    start = time.perf_counter()
+    net.encoder(h, mask=mask, is_causal=is_causal).pow(2).mean().backward()
+    return time.perf_counter() - start
 
 
 def test_update_time_with_the_causal_hint(benchmark):
@@ -33,8 +32,12 @@ def test_update_time_with_the_causal_hint(benchmark):
     figures = {}
 
     def measure():
-        figures["mask_s"] = update_seconds(net, h, mask, is_causal=False)
-        figures["causal_hint_s"] = update_seconds(net, h, mask, is_causal=True)
+        update_seconds(net, h, mask, is_causal=False)  # warm-up: the first update of a process is slower
+        times = {False: [], True: []}
+        for _ in range(ROUNDS):  # interleaved, so that a change in the machine's load hits both alike
+            for hint in (False, True):
+                times[hint].append(update_seconds(net, h, mask, hint))
+        figures["mask_s"], figures["causal_hint_s"] = min(times[False]), min(times[True])
 
     benchmark.pedantic(measure, rounds=1, iterations=1)
     figures["speedup"] = figures["mask_s"] / figures["causal_hint_s"]
