@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, List, Optional
 
@@ -173,6 +174,13 @@ class _RichReporter:
             self.progress.remove_task(self.running.pop(outcome.path)[0])
 
 
+@dataclass
+class _Training:
+    label: str
+    started: float
+    last_line: float  # when its last progress line was printed
+
+
 class _PlainReporter:
     """Without a terminal (a log file, CI): one plain line per finished cell instead of progress bars, and
     for a cell that trains longer than ``every`` seconds, a line on its progress every ``every`` seconds."""
@@ -180,23 +188,23 @@ class _PlainReporter:
     def __init__(self, every: float = 60.0, clock: Callable[[], float] = time.monotonic):
         self.total, self.finished = 0, 0
         self.every, self.clock = every, clock
-        self.running: dict = {}  # cell -> [label, started, time of its last line]
+        self.running: dict = {}  # cell -> _Training
 
     def plan(self, total: int) -> None:
         self.total = total
 
     def start_cell(self, label: str, cell=None) -> None:
         now = self.clock()
-        self.running[cell] = [label, now, now]
+        self.running[cell] = _Training(label, now, now)
 
     def on_eval(self, update: int, total: int, metrics, cell=None) -> None:
-        entry = self.running.get(cell)
+        training = self.running.get(cell)
         now = self.clock()
-        if entry is None or now - entry[2] < self.every:
+        if training is None or now - training.last_line < self.every:
             return
-        entry[2] = now
-        minutes = (now - entry[1]) / 60
-        typer.echo(f"  {entry[0]}: update {update}/{total}  {_shown_metrics(metrics)} ({minutes:.1f} min)")
+        training.last_line = now
+        minutes = (now - training.started) / 60
+        typer.echo(f"  {training.label}: update {update}/{total}  {_shown_metrics(metrics)} ({minutes:.1f} min)")
 
     def end_cell(self, outcome) -> None:
         self.running.pop(outcome.path, None)

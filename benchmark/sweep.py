@@ -118,7 +118,10 @@ class _CallQueue:
     """A queue for a cell run in the driver's own process: ``put`` hands the event on at once."""
 
     def __init__(self, relay: Callable):
-        self.put = lambda event: relay(*event)
+        self.relay = relay
+
+    def put(self, event: tuple) -> None:
+        self.relay(*event)
 
 
 def grid_requests(request: RunRequest, grid: Sequence[str]) -> list[RunRequest]:
@@ -192,12 +195,12 @@ def sweep(
         else:
             first[path] = spec
 
-    running = {spec.cell: spec for spec in first.values()}
+    # both executors' queues store an event before the worker goes on, so a cell's events all come
+    # before its record
+    by_cell = {spec.cell: spec for spec in first.values()}
 
     def relay(cell: int, kind: str, payload: Any) -> None:
-        spec = running.get(cell)
-        if spec is None:  # an event that arrives after its cell's record: nothing left to show
-            return
+        spec = by_cell[cell]
         path, pair = by_spec[spec]
         if kind == "start":
             reporter.start_cell(cell_label(pair, spec.seed, spec.fold), cell=path)
@@ -205,7 +208,6 @@ def sweep(
             reporter.on_eval(*payload, cell=path)
 
     def done(spec: CellSpec, record: dict) -> None:
-        running.pop(spec.cell, None)
         path, pair = by_spec[spec]
         save_record(path, record)
         outcomes.append(_outcome(spec, path, pair, record))
