@@ -126,3 +126,25 @@ def test_a_log_gets_a_progress_line_per_long_cell_every_interval(capsys):
     assert capsys.readouterr().out.splitlines() == [
         "  synth-affect · mlp · seed 0 · fold 0: update 100/1000  train_loss 0.5000  val_mse 0.2500 (1.0 min)",
         "  synth-affect · mlp · seed 0 · fold 0: update 200/1000  train_loss 0.5000  val_mse 0.2500 (2.1 min)"]
+
+
+def test_a_terminal_gets_a_bar_per_cell_in_training():
+    from pathlib import Path
+
+    from rich.progress import Progress
+
+    from benchmark.cli import _RichReporter
+    from benchmark.runner import CellOutcome
+
+    progress = Progress()
+    reporter = _RichReporter(progress)
+    reporter.plan(2)
+    for cell in ("a", "b"):
+        reporter.start_cell(f"synth-affect · mlp · seed {cell}", cell=Path(cell))
+    reporter.on_eval(100, 400, {"val_mse": 0.25, "epoch": 2.0}, cell=Path("b"))
+    bars = {t.description.split("  ")[0]: t for t in progress.tasks}
+    assert bars["synth-affect · mlp · seed b"].completed == 100 and bars["synth-affect · mlp · seed b"].total == 400
+    assert "val_mse 0.2500" in bars["synth-affect · mlp · seed b"].description
+    reporter.end_cell(CellOutcome("synth-affect", "mlp", 0, 0, "completed", Path("b"), "mse"))
+    assert [t.description for t in progress.tasks] == ["cells", "synth-affect · mlp · seed a"]
+    assert progress.tasks[0].completed == 1
