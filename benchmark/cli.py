@@ -78,8 +78,12 @@ def default_data_root() -> Path:
 
 
 def _request(task, model, seeds, folds, overrides, data_root, results, resume, trace=False, tuned=False,
-             presets=None, device=None):
-    from benchmark.runner import RunRequest
+             presets=None, device=None, checkpoint_every=None):
+    from benchmark.checkpoints import CHECKPOINT_EVERY_S
+    from benchmark.runner import RunError, RunRequest
+
+    if checkpoint_every is not None and not checkpoint_every >= 0:
+        raise RunError(f"--checkpoint-every must be >= 0 (minutes; 0: no checkpoints), got {checkpoint_every}")
 
     tasks, models = _split_names(task), _split_names(model)
     presets_of = None
@@ -99,6 +103,7 @@ def _request(task, model, seeds, folds, overrides, data_root, results, resume, t
         data_root=data_root if data_root is not None else default_data_root(),
         results=results,
         resume=resume,
+        checkpoint_every=CHECKPOINT_EVERY_S if checkpoint_every is None else checkpoint_every * 60,
     )
 
 
@@ -223,6 +228,8 @@ THREADS_RUN = "torch threads of this process [every core]"
 # options several commands share (typer takes the same OptionInfo as the default of each)
 WORKER_THREADS_OPTION = typer.Option(
     1, "--threads", help="torch threads of each worker [1: several torch processes with several threads each thrash a small machine]")
+CHECKPOINT_OPTION = typer.Option(
+    None, "--checkpoint-every", help="minutes between a cell's checkpoints, saved beside its record so that an interrupted cell goes on from there (0: none) [10]")
 DEVICE_OPTION = typer.Option(None, "--device", help="cpu, cuda[:N] or auto (CUDA when a GPU is visible) for every torch model [auto]")
 
 
@@ -255,6 +262,7 @@ def run_cmd(
     presets: Optional[Path] = typer.Option(None, "--presets", help="results folder holding <task>/tuned/<model>.json [--results]"),
     threads: Optional[int] = typer.Option(None, "--threads", help=THREADS_RUN + " [with --executor: 1 per worker]"),
     device: Optional[str] = DEVICE_OPTION,
+    checkpoint_every: Optional[float] = CHECKPOINT_OPTION,
     executor: Optional[str] = typer.Option(None, "--executor", help="local (process pool) or ray: the cells run in parallel, as with `rlbench sweep` [one after another in this process]"),
     workers: Optional[int] = typer.Option(None, "--workers", help="parallel cells (implies --executor local)"),
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (implies --executor ray)"),
@@ -264,7 +272,8 @@ def run_cmd(
     from benchmark.sweep import sweep
 
     _load_plugins(plugin)
-    request = _request(task, model, seeds, folds, set_, data_root, results, resume, trace, tuned, presets, device)
+    request = _request(task, model, seeds, folds, set_, data_root, results, resume, trace, tuned, presets, device,
+                       checkpoint_every)
     if executor is None and (workers is not None or address is not None):
         executor = "ray" if address is not None else "local"
     if executor is None:
@@ -299,12 +308,14 @@ def sweep_cmd(
     presets: Optional[Path] = typer.Option(None, "--presets", help="results folder holding <task>/tuned/<model>.json [--results]"),
     threads: int = WORKER_THREADS_OPTION,
     device: Optional[str] = DEVICE_OPTION,
+    checkpoint_every: Optional[float] = CHECKPOINT_OPTION,
 ):
     """Run a grid of cells in parallel (local processes or Ray); records are written by this process."""
     from benchmark.sweep import sweep
 
     _load_plugins(plugin)
-    request = _request(task, model, seeds, folds, set_, data_root, results, resume, trace, tuned, presets, device)
+    request = _request(task, model, seeds, folds, set_, data_root, results, resume, trace, tuned, presets, device,
+                       checkpoint_every)
     with _progress() as progress:
         outcomes = sweep(request, grid, executor, workers, address, plugin, _reporter(progress), threads)
     _summary(outcomes, results)
@@ -361,6 +372,7 @@ def tune_cmd(
     plugin: List[str] = typer.Option([], "--plugin", help="module or .py file defining RLBENCH_MODELS / RLBENCH_TASKS"),
     threads: int = WORKER_THREADS_OPTION,
     device: Optional[str] = DEVICE_OPTION,
+    checkpoint_every: Optional[float] = CHECKPOINT_OPTION,
 ):
     """Random search over each model's declared space, scored on validation only (the test split is never
     scored), the same number of trials for every model; the best becomes a preset that --tuned applies."""
@@ -369,7 +381,8 @@ def tune_cmd(
     from benchmark.tuning import tune
 
     _load_plugins(plugin)
-    request = _request(task, model, seeds, folds, set_, data_root, results, resume, device=device)
+    request = _request(task, model, seeds, folds, set_, data_root, results, resume, device=device,
+                       checkpoint_every=checkpoint_every)
     with _progress() as progress:
         written = tune(request, trials, sampler_seed, executor, workers, address, plugin, _reporter(progress),
                        threads=threads)
@@ -406,6 +419,7 @@ def ablate_cmd(
     plugin: List[str] = typer.Option([], "--plugin", help="module or .py file defining RLBENCH_MODELS / RLBENCH_TASKS"),
     threads: int = WORKER_THREADS_OPTION,
     device: Optional[str] = DEVICE_OPTION,
+    checkpoint_every: Optional[float] = CHECKPOINT_OPTION,
     tuned: bool = typer.Option(False, "--tuned", help="every variant starts from its model's preset made by `rlbench tune`; the variant's own setting wins"),
     presets: Optional[Path] = typer.Option(None, "--presets", help="results folder holding <task>/tuned/<model>.json [--results]"),
 ):
@@ -415,7 +429,8 @@ def ablate_cmd(
     from benchmark.figures import training_curves
 
     _load_plugins(plugin)
-    request = _request(task, ["-"], seeds, folds, set_, data_root, results, True, device=device)
+    request = _request(task, ["-"], seeds, folds, set_, data_root, results, True, device=device,
+                       checkpoint_every=checkpoint_every)
     chosen = [v.strip() for v in values.split(",") if v.strip()]
     with _progress() as progress:  # --tuned: every variant from its model's preset, so the ablation stays tuned
         board, reference, outcomes, records = run_ablation(kind, request, model, chosen, executor, workers, None,

@@ -51,6 +51,18 @@ def static_provenance() -> dict:
     }
 
 
+def code_state() -> dict:
+    """What identifies the code that runs now: version, commit, and for a dirty tree a hash of its diff
+    (a checkpoint is resumed only by the same code)."""
+    import hashlib
+
+    state = {key: static_provenance()[key] for key in ("rlbench_version", "git_commit", "git_dirty")}
+    if state["git_dirty"]:
+        diff = _git("diff", "HEAD") or ""
+        state["diff_sha256"] = hashlib.sha256(diff.encode()).hexdigest()
+    return state
+
+
 def _cpu_model() -> str | None:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():

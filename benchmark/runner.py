@@ -20,9 +20,10 @@ from typing import Any, Mapping, Sequence
 
 from benchmark import config as cfg
 from benchmark.builtins import MODELS, TASKS
+from benchmark.checkpoints import CHECKPOINT_EVERY_S, CellCheckpoint, checkpoint_path, checkpointing
 from benchmark.episodes import TaskData
 from benchmark.interfaces import Model, Task, TrainingLog
-from benchmark.provenance import provenance
+from benchmark.provenance import code_state, provenance
 from benchmark.records import SCHEMA_VERSION, RecordError, load_record, record_path, write_record
 from benchmark.registry import Registry, RegistryError
 from benchmark.seeding import seed_everything
@@ -75,6 +76,8 @@ class RunRequest:
     tuned: Mapping[tuple[str, str], dict] | None = None
     tuning: bool = False  # a tuning trial: validation only, the test split is never scored
     device: str | None = None  # cpu | cuda[:N] | auto, for every model with a `device` option (--device)
+    # seconds between a cell's checkpoints (beside its record; 0: none), so an interrupted cell resumes
+    checkpoint_every: float = CHECKPOINT_EVERY_S
 
 
 @dataclass
@@ -259,10 +262,13 @@ def ensure_writable(results: Path) -> None:
 
 
 def save_record(path: Path, record: dict[str, Any]) -> None:
-    """Write a finished cell's record. If that fails (a full disk, a folder made read-only meanwhile), the
-    record is written to the temporary folder instead and the run stops with one line saying where."""
+    """Write a finished cell's record (a completed one ends its checkpoint). If that fails (a full disk, a
+    folder made read-only meanwhile), the record is written to the temporary folder instead and the run
+    stops with one line saying where."""
     try:
         write_record(path, record)
+        if record.get("status") == "completed":
+            checkpoint_path(path).unlink(missing_ok=True)
     except OSError as exc:
         fallback = Path(tempfile.gettempdir()) / "rlbench-unsaved" / Path(*Path(path).parts[-6:])
         try:
@@ -288,7 +294,8 @@ def run(request: RunRequest, reporter: Reporter | None = None) -> list[CellOutco
             skipped = record is not None
             if not skipped:
                 reporter.start_cell(cell_label(pair, seed, fold), cell=path)
-                record = run_cell(pair, seed, fold, CellLog(reporter, path), request.trace)
+                record = run_cell(pair, seed, fold, CellLog(reporter, path), request.trace,
+                                  checkpoint_path(path), request.checkpoint_every)
                 save_record(path, record)
             outcome = CellOutcome.from_record(pair.task_name, pair.model_name, seed, fold, path, main, record, skipped)
             outcomes.append(outcome)
@@ -356,8 +363,11 @@ def _model_overrides(pair: _Pair) -> dict[str, Any]:
     return {**pair.resolved.applied["model"], **({} if pair.model_cls.reference else pair.resolved.applied["train"])}
 
 
-def run_cell(pair: _Pair, seed: int, fold_index: int, log: TrainingLog, trace: bool = False) -> dict[str, Any]:
-    """Train and score one cell; any exception becomes a failed record, never a lost sweep."""
+def run_cell(pair: _Pair, seed: int, fold_index: int, log: TrainingLog, trace: bool = False,
+             checkpoint: Path | None = None, checkpoint_every: float = CHECKPOINT_EVERY_S) -> dict[str, Any]:
+    """Train and score one cell; any exception becomes a failed record, never a lost sweep. With
+    ``checkpoint`` (a file), a model that can resume saves its training state there every
+    ``checkpoint_every`` seconds, and goes on from it when the cell runs again."""
     meta = pair.task.metadata
     data = pair.data
     fold = data.folds[fold_index]
@@ -403,7 +413,7 @@ def run_cell(pair: _Pair, seed: int, fold_index: int, log: TrainingLog, trace: b
         "provenance": provenance(getattr(pair.resolved.model_options, "device", "cpu")),
     }
     t0 = time.perf_counter()
-    train_s = eval_s = 0.0
+    train_s = eval_s = earlier = 0.0
     try:
         seed_everything(seed)
         model = pair.model_cls(pair.resolved.model_options, data.spec, seed)
@@ -417,8 +427,17 @@ def run_cell(pair: _Pair, seed: int, fold_index: int, log: TrainingLog, trace: b
         )
         if leaky:
             selector.criterion_split = "test"
-        info = model.fit(train, judged, pair.resolved.budget, selector, log)
+        saver = None if checkpoint is None else CellCheckpoint(checkpoint, {
+            "config_hash": pair.config_hash, "seed": seed, "fold": fold_index, "data_sha256": data.data_sha256,
+            "split_sha256": data.split_sha256, **code_state()}, checkpoint_every)
+        with checkpointing(saver):
+            info = model.fit(train, judged, pair.resolved.budget, selector, log)
         train_s = time.perf_counter() - t0
+        if saver is not None and saver.resumed_from is not None:
+            # the record of an interrupted cell counts the training time of every run that led to it
+            record["provenance"]["resumed_from_update"] = saver.resumed_from
+            earlier = saver.elapsed_before
+            train_s += earlier
         t1 = time.perf_counter()
         scores = {"val": model.evaluate(pair.task, val)}
         if not pair.tuning:  # a tuning trial never looks at the test split
@@ -464,7 +483,7 @@ def run_cell(pair: _Pair, seed: int, fold_index: int, log: TrainingLog, trace: b
     record["timing"] = {
         "train_s": round(train_s, 3),
         "eval_s": round(eval_s, 3),
-        "total_s": round(time.perf_counter() - t0, 3),
+        "total_s": round(time.perf_counter() - t0 + earlier, 3),
         "peak_rss_mb": round(_peak_rss_mb(), 1),
         "peak_rss_scope": "process high-water mark when the cell ended",
     }

@@ -62,6 +62,14 @@ class Selector:
         compete, e.g. after a probe hands a model over from one way of training to another."""
         self.best_step = self.best_score = self._best_index = None
 
+    def state_dict(self) -> dict[str, Any]:
+        return {"history": [list(h) for h in self.history], "best_step": self.best_step,
+                "best_score": self.best_score, "best_index": self._best_index}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.history = [(int(step), float(score)) for step, score in state["history"]]
+        self.best_step, self.best_score, self._best_index = state["best_step"], state["best_score"], state["best_index"]
+
     @property
     def should_stop(self) -> bool:
         """``patience`` evaluations in a row without a better score."""

@@ -20,6 +20,7 @@ from multiprocessing.managers import SyncManager
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
+from benchmark.checkpoints import checkpoint_path
 from benchmark.config import ConfigError
 from benchmark.runner import (CellOutcome, Reporter, RunRequest, cell_label, cell_path, ensure_writable, prepare,
                               resumed_record, run_cell, save_record)
@@ -46,6 +47,8 @@ class CellSpec:
     device: str | None = None  # --device, for the models that have a device option
     request: int = 0  # which of the sweep's requests the cell belongs to (an ablation's variants, a tuning's trials)
     cell: int = 0  # its place in the sweep: progress events name the cell by it
+    checkpoint: str | None = None  # the cell's checkpoint file (on the worker's disk)
+    checkpoint_every: float = 0.0
 
 
 def expand_grid(grid: Sequence[str]) -> list[tuple[str, ...]]:
@@ -92,7 +95,8 @@ def execute_cell(spec: CellSpec, events: Any = None) -> dict[str, Any]:
         torch.set_num_threads(spec.threads)
     pair = _prepared(spec.task, spec.model, spec.overrides, spec.data_root, spec.plugins, spec.tuned, spec.tuning,
                      spec.device)
-    return run_cell(pair, spec.seed, spec.fold, log, spec.trace)
+    checkpoint = Path(spec.checkpoint) if spec.checkpoint else None
+    return run_cell(pair, spec.seed, spec.fold, log, spec.trace, checkpoint, spec.checkpoint_every)
 
 
 class _QueueLog:
@@ -137,11 +141,13 @@ def plan(requests: Sequence[RunRequest], plugins: Sequence[str],
     for index, sub in enumerate(requests):
         for pair in prepare(sub, loaded):
             for seed, fold in pair.cells:
+                path = cell_path(sub.results, pair, seed, fold)
                 spec = CellSpec(pair.task_name, pair.model_name, applied_overrides(pair),
                                 str(sub.data_root) if sub.data_root else None, seed, fold, tuple(plugins),
                                 sub.trace, json.dumps(pair.tuned, sort_keys=True) if pair.tuned else None,
-                                pair.tuning, threads, sub.device, index, next(cell))
-                yield spec, cell_path(sub.results, pair, seed, fold), pair
+                                pair.tuning, threads, sub.device, index, next(cell), str(checkpoint_path(path)),
+                                sub.checkpoint_every)
+                yield spec, path, pair
 
 
 def applied_overrides(pair) -> tuple[str, ...]:

@@ -4,7 +4,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = {"benchmark.episodes", "benchmark.interfaces", "benchmark.padding", "benchmark.selection"}
+SHARED = {"benchmark.checkpoints", "benchmark.episodes", "benchmark.interfaces", "benchmark.padding", "benchmark.selection"}
 
 
 def imports(package: str):
