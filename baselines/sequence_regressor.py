@@ -9,14 +9,14 @@ baseline").
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar, Iterator, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-from benchmark.checkpoints import random_states, set_random_states
+from benchmark.checkpoints import ReshuffledPasses, TrainingState
 from benchmark.episodes import Episode, FeatureScaler, select_modalities
 from benchmark.interfaces import (FitInfo, Model, TrainBudget, TrainingLog, check_device, check_options, run_updates,
                                   torch_device)
@@ -107,16 +107,11 @@ class SequenceRegressor(Model):
         optimizer = torch.optim.Adam(self.net.parameters(), lr=self.options.lr, weight_decay=self.options.weight_decay)
         initial = copy.deepcopy(self.net.state_dict())
 
-        place = _Place()
+        passes = ReshuffledPasses(train, self.options.batch_size, generator)
 
         def updates() -> Iterator[dict[str, float]]:
-            size = self.options.batch_size
             self.net.train()
-            while True:  # one reshuffled pass after another; the budget decides when to stop
-                if place.next >= len(place.order):
-                    place.order, place.next = torch.randperm(len(train), generator=generator).tolist(), 0
-                batch = [train[i] for i in place.order[place.next: place.next + size]]
-                place.next += size
+            for batch in passes:
                 for loss in self.batch_updates(*self._batch(batch), optimizer):
                     yield {"train_loss": loss}
                     self.net.train()  # validation in between may have set eval mode
@@ -124,7 +119,7 @@ class SequenceRegressor(Model):
         # between two updates the state is whole only when each batch makes one update (truncated BPTT
         # carries its hidden state from chunk to chunk of a batch): then a cell can resume mid-training
         one_per_batch = type(self).batch_updates is SequenceRegressor.batch_updates
-        resumable = _TrainingState(self.net, optimizer, generator, place) if one_per_batch else None
+        resumable = TrainingState(net=self.net, optimizer=optimizer, passes=passes) if one_per_batch else None
         info, best = run_updates(budget, self.updates_per_epoch(train), selector, log, updates(),
                                  lambda: self.predict(val), lambda: copy.deepcopy(self.net.state_dict()),
                                  resumable=resumable)
@@ -144,30 +139,3 @@ class SequenceRegressor(Model):
                 out[ep.id] = pred[i, : ep.length]
         return out
 
-
-@dataclass
-class _Place:
-    """Where training is in its current pass over the training sequences."""
-
-    order: list[int] = field(default_factory=list)
-    next: int = 0
-
-
-class _TrainingState:
-    """Everything the next update depends on: parameters, optimizer moments, the shuffling generator, the
-    global random states (dropout) and the place in the current pass."""
-
-    def __init__(self, net: nn.Module, optimizer: torch.optim.Optimizer, generator: torch.Generator, place: _Place):
-        self.net, self.optimizer, self.generator, self.place = net, optimizer, generator, place
-
-    def state_dict(self) -> dict:
-        return {"net": self.net.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "generator": self.generator.get_state(), "random": random_states(),
-                "order": list(self.place.order), "next": self.place.next}
-
-    def load_state_dict(self, state) -> None:
-        self.net.load_state_dict(state["net"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.generator.set_state(state["generator"])
-        set_random_states(state["random"])
-        self.place.order, self.place.next = list(state["order"]), int(state["next"])

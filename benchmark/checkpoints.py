@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Protocol
+from typing import Any, Iterator, Mapping, Protocol, Sequence
 
 import numpy as np
 
@@ -94,6 +94,59 @@ class CellCheckpoint:
             print(f"warning: {self.path}: cannot write a checkpoint ({exc.strerror or exc}); the cell goes on "
                   "without", file=sys.stderr)
         self.last_save = time.monotonic()
+
+
+class ReshuffledPasses:
+    """Batches of ``items``, one reshuffled pass after another for as long as training asks; where it is
+    (the generator, the pass's order, the next place) is part of a checkpoint."""
+
+    def __init__(self, items: Sequence[Any], size: int, generator: Any):
+        self.items, self.size, self.generator = items, size, generator
+        self.order: list[int] = []
+        self.next = 0
+
+    def __iter__(self) -> "ReshuffledPasses":
+        return self
+
+    def __next__(self) -> list[Any]:
+        import torch
+
+        if self.next >= len(self.order):
+            self.order, self.next = torch.randperm(len(self.items), generator=self.generator).tolist(), 0
+        batch = self.order[self.next: self.next + self.size]
+        self.next += len(batch)
+        return [self.items[i] for i in batch]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"generator": self.generator.get_state(), "order": list(self.order), "next": self.next}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.generator.set_state(state["generator"])
+        self.order, self.next = list(state["order"]), int(state["next"])
+
+
+class TrainingState:
+    """A ``Resumable`` made of named parts, each a module, an optimizer, ``ReshuffledPasses`` (anything with
+    ``state_dict``/``load_state_dict``) or a bare tensor (a learnt initial memory), plus every global random
+    state (dropout, noise)."""
+
+    def __init__(self, **parts: Any):
+        self.parts = parts
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"random": random_states(), **{name: part.state_dict() if hasattr(part, "state_dict")
+                                              else part.detach().clone() for name, part in self.parts.items()}}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        import torch
+
+        for name, part in self.parts.items():
+            if hasattr(part, "load_state_dict"):
+                part.load_state_dict(state[name])
+            else:
+                with torch.no_grad():
+                    part.copy_(state[name])
+        set_random_states(state["random"])
 
 
 def random_states() -> dict:

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from benchmark.checkpoints import ReshuffledPasses, TrainingState
 from benchmark.episodes import Episode, FeatureScaler, select_modalities
 from benchmark.interfaces import (FitInfo, Model, TrainBudget, TrainingLog, check_device, check_options, run_updates,
                                   torch_device)
@@ -285,14 +286,6 @@ class MemoryNetwork(Model):
         per_segment = ((pred - target) ** 2).mean(-1)
         return (per_segment * mask).sum() / mask.sum().clamp(min=1)
 
-    def batches(self, train: Sequence[Episode], generator: torch.Generator) -> Iterator[list[Episode]]:
-        """Reshuffled passes over the training set, batch after batch, for as long as the budget asks."""
-        size = self.options.batch_size
-        while True:
-            order = torch.randperm(len(train), generator=generator).tolist()
-            for start in range(0, len(order), size):
-                yield [train[i] for i in order[start: start + size]]
-
     def bptt_update(self, episodes: Sequence[Episode], optimizer, params) -> dict[str, float]:
         """One end-to-end update, the write policy included, through each whole sequence of the batch."""
         o = self.options
@@ -319,9 +312,11 @@ class MemNetBPTTModel(MemoryNetwork):
         generator = torch.Generator().manual_seed(self.seed)
         params = [*self.net.parameters(), self.memory_init]
         optimizer = torch.optim.Adam(params, lr=self.options.lr)
-        updates = (self.bptt_update(batch, optimizer, params) for batch in self.batches(train, generator))
+        passes = ReshuffledPasses(train, self.options.batch_size, generator)
+        updates = (self.bptt_update(batch, optimizer, params) for batch in passes)
+        resumable = TrainingState(net=self.net, memory_init=self.memory_init, optimizer=optimizer, passes=passes)
         info, best = run_updates(budget, self.updates_per_epoch(train), selector, log, updates,
-                                 lambda: self.predict(val), self._state)
+                                 lambda: self.predict(val), self._state, resumable=resumable)
         if best is not None:
             self._load(best)
         return info
@@ -387,7 +382,7 @@ class RLMemModel(MemoryNetwork):
             budget = replace(budget, min_updates=min(plan.max_updates, floor))
 
         def updates() -> Iterator[dict[str, float]]:
-            batches = self.batches(train, order_gen)
+            batches = ReshuffledPasses(train, o.batch_size, order_gen)
             if warm:
                 end_to_end = [*supervised, *self.net["actor"].parameters()]
                 warmup_optimizer = torch.optim.Adam(end_to_end, lr=o.lr)

@@ -43,7 +43,7 @@ def _same_training(a, b):
     assert a["scores"] == b["scores"]
 
 
-@pytest.mark.parametrize("model", ["transformer", "lstm"])  # dropout draws from the global generator
+@pytest.mark.parametrize("model", ["transformer", "lstm", "memnet-bptt"])  # the transformer's dropout draws from the global generator
 def test_interrupted_cell_resumes_to_the_record_of_an_uninterrupted_run(tmp_path, model):
     _, whole = _run(tmp_path, model, results="whole")
     with pytest.raises(KeyboardInterrupt):
