@@ -2,6 +2,10 @@
 uninterrupted run writes; a checkpoint of other code or another cell is never used."""
 
 import json
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 import torch
@@ -124,3 +128,30 @@ def test_a_sweep_worker_resumes_a_cell_that_a_plain_run_left(tmp_path):
     _, whole = _run(tmp_path, "mlp", results="whole")
     _same_training(resumed, whole)
     assert not list(tmp_path.rglob("*" + checkpoints.SUFFIX))
+
+
+def test_a_killed_run_goes_on_from_its_checkpoint_from_the_cli(tmp_path):
+    # a process killed outright (no Ctrl-C handler runs): the checkpoint on disk is whole, and the same
+    # command finishes the cell with the uninterrupted run's record
+    long = [*BUDGET[:4], "max_updates=1500", "eval_every=10", "min_updates=1500"]
+    args = ["run", "--task", "synth-affect", "--model", "mlp", "--checkpoint-every", "0.0001"]
+    for s in long:
+        args += ["--set", s]
+    cmd = [sys.executable, "-m", "benchmark.cli", *args, "--results", str(tmp_path / "res")]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not list((tmp_path / "res").rglob("*" + checkpoints.SUFFIX)) and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not list((tmp_path / "res").rglob("fold=0.json")), "the cell ended before it was killed"
+    runner = CliRunner()
+    r = runner.invoke(app, [*args, "--results", str(tmp_path / "res")])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, [*args, "--checkpoint-every", "0", "--results", str(tmp_path / "whole")])
+    assert r.exit_code == 0, r.output
+    (resumed,), (whole,) = ([json.loads(p.read_text()) for p in (tmp_path / d).rglob("fold=0.json")]
+                            for d in ("res", "whole"))
+    assert resumed["provenance"]["resumed_from_update"] > 0
+    _same_training(resumed, whole)
