@@ -70,6 +70,8 @@ class CellCheckpoint:
                   file=sys.stderr)
             return None
         if not isinstance(saved, dict) or saved.get("key") != self.key:
+            print(f"note: {self.path}: a checkpoint of other code or another configuration, not used; the cell "
+                  "starts over", file=sys.stderr)
             return None
         self.resumed_from = int(saved["update"])
         self.elapsed_before = float(saved["elapsed_s"])
@@ -78,6 +80,7 @@ class CellCheckpoint:
     def save(self, update: int, state: Mapping[str, Any]) -> None:
         import torch
 
+        tmp = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
@@ -89,8 +92,9 @@ class CellCheckpoint:
             os.replace(tmp, self.path)
         except OSError as exc:
             self.enabled = False
-            with contextlib.suppress(OSError, UnboundLocalError):
-                os.unlink(tmp)
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
             print(f"warning: {self.path}: cannot write a checkpoint ({exc.strerror or exc}); the cell goes on "
                   "without", file=sys.stderr)
         self.last_save = time.monotonic()

@@ -62,7 +62,7 @@ def test_interrupted_cell_resumes_to_the_record_of_an_uninterrupted_run(tmp_path
     assert checkpoint_path(path) == ckpt
 
 
-def test_a_checkpoint_of_other_code_or_another_cell_is_ignored(tmp_path):
+def test_a_checkpoint_of_other_code_or_another_cell_is_ignored(tmp_path, capsys):
     with pytest.raises(KeyboardInterrupt):
         _run(tmp_path, "mlp", StopAt(5))
     (ckpt,) = (tmp_path / "res").rglob("*" + checkpoints.SUFFIX)
@@ -71,6 +71,7 @@ def test_a_checkpoint_of_other_code_or_another_cell_is_ignored(tmp_path):
     torch.save(saved, ckpt)
     _, record = _run(tmp_path, "mlp")
     assert "resumed_from_update" not in record["provenance"]
+    assert "a checkpoint of other code or another configuration, not used" in capsys.readouterr().err
     _, whole = _run(tmp_path, "mlp", results="whole")
     _same_training(record, whole)
 
