@@ -138,4 +138,3 @@ class SequenceRegressor(Model):
             for i, ep in enumerate(chunk):
                 out[ep.id] = pred[i, : ep.length]
         return out
-
