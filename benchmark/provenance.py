@@ -51,9 +51,11 @@ def static_provenance() -> dict:
     }
 
 
+@lru_cache(maxsize=1)
 def code_state() -> dict:
     """What identifies the code that runs now: version, commit, and for a dirty tree a hash of its diff
-    (a checkpoint is resumed only by the same code)."""
+    (a checkpoint is resumed only by the same code). Once per process, not per cell: the code a process
+    runs is what it imported."""
     import hashlib
 
     state = {key: static_provenance()[key] for key in ("rlbench_version", "git_commit", "git_dirty")}

@@ -20,7 +20,7 @@ from multiprocessing.managers import SyncManager
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
-from benchmark.checkpoints import checkpoint_path
+from benchmark.checkpoints import CHECKPOINT_EVERY_S, checkpoint_path
 from benchmark.config import ConfigError
 from benchmark.runner import (CellOutcome, Reporter, RunRequest, cell_label, cell_path, ensure_writable, prepare,
                               resumed_record, run_cell, save_record)
@@ -48,7 +48,7 @@ class CellSpec:
     request: int = 0  # which of the sweep's requests the cell belongs to (an ablation's variants, a tuning's trials)
     cell: int = 0  # its place in the sweep: progress events name the cell by it
     checkpoint: str | None = None  # the cell's checkpoint file (on the worker's disk)
-    checkpoint_every: float = 0.0
+    checkpoint_every: float = CHECKPOINT_EVERY_S
 
 
 def expand_grid(grid: Sequence[str]) -> list[tuple[str, ...]]:
