@@ -14,8 +14,7 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
-from benchmark.episodes import Episode, FeatureScaler, select_modalities
-from benchmark.interfaces import FitInfo, Model, check_options
+from benchmark.api import Episode, FeatureScaler, FitInfo, Model, check_options, select_modalities
 
 
 @dataclass

@@ -10,8 +10,8 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from baselines.sequence_regressor import SequenceRegressor, SequenceRegressorOptions
-from benchmark.interfaces import check_options
-from benchmark.padding import has_padding
+from benchmark.api import check_options
+from benchmark.api.padding import has_padding
 
 
 @dataclass

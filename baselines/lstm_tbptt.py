@@ -10,7 +10,7 @@ from typing import ClassVar, Iterator
 import torch
 
 from baselines.lstm import LSTMModel, LSTMOptions
-from benchmark.interfaces import check_options
+from benchmark.api import check_options
 
 
 @dataclass

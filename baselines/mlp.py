@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import nn
 
 from baselines.sequence_regressor import SequenceRegressor
-from benchmark.padding import on_valid_steps
+from benchmark.api.padding import on_valid_steps
 
 
 class MLPModel(SequenceRegressor):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmark.interfaces import FitInfo, Model
+from benchmark.api import FitInfo, Model
 
 
 class MeanModel(Model):

@@ -16,13 +16,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmark.checkpoints import ReshuffledPasses, TrainingState
-from benchmark.episodes import Episode, FeatureScaler, select_modalities
-from benchmark.interfaces import (FitInfo, Model, TrainBudget, TrainingLog, check_device, check_options, run_updates,
-                                  torch_device)
+from benchmark.api import (Episode, FeatureScaler, FitInfo, Model, ReshuffledPasses, Selector, TrainBudget, TrainingLog,
+                           TrainingState, check_device, check_options, run_updates, select_modalities, torch_device)
 # re-exported: plugins written against 0.1 import them from here
-from benchmark.padding import has_padding, on_valid_steps  # noqa: F401
-from benchmark.selection import Selector
+from benchmark.api.padding import has_padding, on_valid_steps  # noqa: F401
 
 
 @dataclass
@@ -35,7 +32,7 @@ class SequenceRegressorOptions:
     modalities: str = "all"  # or a comma-separated subset, e.g. "audio,face"
     device: str = "auto"  # auto | cpu | cuda[:N] (--device); the harness resolves auto before the record
 
-    # what `rlbench tune` samples (benchmark.tuning reads the specs): kind, then bounds or choices
+    # what `rlbench tune` samples (benchmark.studies.tuning reads the specs): kind, then bounds or choices
     SEARCH_SPACE: ClassVar[dict[str, tuple]] = {
         "lr": ("log-uniform", 3e-4, 1e-2),
         "hidden": ("choice", [32, 64, 128]),

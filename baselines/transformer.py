@@ -14,8 +14,8 @@ import torch
 from torch import nn
 
 from baselines.sequence_regressor import SequenceRegressor, SequenceRegressorOptions
-from benchmark.interfaces import check_options
-from benchmark.padding import on_valid_steps
+from benchmark.api import check_options
+from benchmark.api.padding import on_valid_steps
 
 
 @dataclass

@@ -32,7 +32,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from rlmem.ddpg import frozen
+from rlmem.networks import frozen
 
 KEYS = ("critic_cos", "critic_cos_top", "critic_cos_later", "critic_cos_later_top", "value_return_corr")  # what it reports
 

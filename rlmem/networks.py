@@ -3,10 +3,13 @@ and the reader that predicts the targets from the segment and the memory."""
 
 from __future__ import annotations
 
+import contextlib
+from typing import Iterator
+
 import torch
 from torch import nn
 
-from benchmark.padding import on_valid_steps
+from benchmark.api.padding import on_valid_steps
 from rlmem.memory import ActionLayout, address, read
 
 
@@ -109,3 +112,15 @@ class Reader(nn.Module):
         x2, m2 = x.reshape(-1, x.shape[-1]), memory.reshape(-1, *memory.shape[-2:])
         r = read(m2, self.weights(x2, m2))
         return self.head(torch.cat([x2, r], dim=-1)).reshape(*lead, -1)
+
+
+@contextlib.contextmanager
+def frozen(module: nn.Module) -> Iterator[None]:
+    """Let gradients flow *through* a module without reaching its parameters."""
+    flags = [p.requires_grad for p in module.parameters()]
+    module.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, f in zip(module.parameters(), flags):
+            p.requires_grad_(f)

@@ -38,8 +38,7 @@ from typing import Sequence
 
 import numpy as np
 
-from benchmark.episodes import Episode, Fold, TaskData, TaskSpec, file_sha256
-from benchmark.interfaces import Task, TaskDataError, TaskMetadata, TrainBudget
+from benchmark.api import Episode, Fold, Task, TaskData, TaskDataError, TaskMetadata, TaskSpec, TrainBudget, file_sha256
 from tasks import eccv16_protocols, vsumm
 from tasks.files import open_h5
 from tasks.splits import check_folds, fixed_test_fold, folds_sha256, make_folds

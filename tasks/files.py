@@ -1,10 +1,10 @@
-"""Reading users' files: HDF5 opening with errors that name the file (fingerprints: benchmark.episodes)."""
+"""Reading users' files: HDF5 opening with errors that name the file (fingerprints: benchmark.api.file_sha256)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from benchmark.interfaces import TaskDataError
+from benchmark.api import TaskDataError
 
 
 def open_h5(path: Path):

@@ -15,8 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from benchmark.episodes import Episode, TaskData, TaskSpec, file_sha256
-from benchmark.interfaces import Task, TaskDataError, TaskMetadata, TrainBudget
+from benchmark.api import Episode, Task, TaskData, TaskDataError, TaskMetadata, TaskSpec, TrainBudget, file_sha256
 from tasks import regression_metrics
 from tasks.files import open_h5
 from tasks.splits import folds_from_json, folds_sha256, make_folds

@@ -23,8 +23,7 @@ from typing import Sequence
 
 import numpy as np
 
-from benchmark.episodes import Episode, Fold, TaskData, TaskSpec, file_sha256
-from benchmark.interfaces import Task, TaskDataError, TaskMetadata, TrainBudget
+from benchmark.api import Episode, Fold, Task, TaskData, TaskDataError, TaskMetadata, TaskSpec, TrainBudget, file_sha256
 from tasks import regression_metrics
 from tasks.splits import fixed_test_fold, folds_sha256, make_folds
 

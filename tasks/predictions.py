@@ -6,7 +6,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from benchmark.episodes import Episode
+from benchmark.api import Episode
 
 
 class PredictionError(ValueError):

@@ -11,7 +11,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from benchmark.episodes import Episode
+from benchmark.api import Episode
 from tasks.predictions import aligned_predictions
 
 METRICS = ("mse", "rmse", "mae", "pearson", "ccc")

@@ -9,8 +9,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from benchmark.episodes import Fold
-from benchmark.interfaces import TaskDataError
+from benchmark.api import Fold, TaskDataError
 
 
 def make_folds(ids: Sequence[str], n_folds: int, val_fraction: float, seed: int) -> list[Fold]:

@@ -13,8 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
-from benchmark.episodes import Episode, TaskData, TaskSpec
-from benchmark.interfaces import Task, TaskMetadata, TrainBudget
+from benchmark.api import Episode, Task, TaskData, TaskMetadata, TaskSpec, TrainBudget
 from tasks import regression_metrics, vsumm
 from tasks.splits import folds_sha256, make_folds
 

@@ -32,8 +32,7 @@ from typing import Sequence
 
 import numpy as np
 
-from benchmark.episodes import Episode, TaskData, TaskSpec
-from benchmark.interfaces import Task, TaskDataError, TaskMetadata, TrainBudget
+from benchmark.api import Episode, Task, TaskData, TaskDataError, TaskMetadata, TaskSpec, TrainBudget
 from tasks import vsumm
 from tasks.splits import folds_sha256, make_folds
 

@@ -24,9 +24,10 @@ def shared_data() -> Path:
 def fresh_registries():
     """--plugin registrations are process-wide; every test starts from the built-ins and entry points."""
     yield
-    from benchmark.runner import _REGISTRIES
-    from benchmark.sweep import _prepared, _worker_data
+    from benchmark.harness import plan
+    from benchmark.harness.executors import _prepared
+    from benchmark.harness.registry import _REGISTRIES
 
     _REGISTRIES.clear()
     _prepared.cache_clear()
-    _worker_data.clear()
+    plan._loaded.clear()

@@ -21,6 +21,7 @@ def sets(items):
     ("rl-design", ["--values", "retain,then RL"],
      ["rlmem (paper: DDPG, V(s'), retain scales)", "retain gates the write", "probe: BPTT for 2/3 of the updates, then RL"]),
 ])
+@pytest.mark.slow
 def test_ablations_write_reports(tmp_path, kind, args, rows):
     extra = FAST_RL if kind != "modality" else ["epochs=2"]
     if kind == "update-rule":
@@ -54,11 +55,11 @@ def test_unknown_ablation(tmp_path):
 
 
 def test_report_names_keep_different_ablations_apart():
-    from benchmark.cli import report_name
-    from benchmark.runner import RunRequest
+    from benchmark.harness.plan import RunRequest
+    from benchmark.studies.ablation import Ablation
 
     def name(values=(), **kw):
-        return report_name(RunRequest(["synth-affect"], ["-"], **kw), "memory-size", None, list(values))
+        return Ablation("memory-size", RunRequest(["synth-affect"], ["-"], **kw), None, tuple(values)).name
 
     assert name() == "synth-affect-memory-size"
     names = {name(overrides=["lag=10"]), name(overrides=["lag=50"]), name(overrides=["lag=10"], seeds=[0, 1]),
@@ -69,14 +70,16 @@ def test_report_names_keep_different_ablations_apart():
 
 
 def test_rl_design_summary_shows_the_last_evaluation_beside_the_selected_one():
-    from benchmark.ablation import learning_summary
+    from helpers import make_record
+
+    from benchmark.reporting.ablation_report import learning_summary
 
     def rec(label, curve, cos=None, runs=300, warm=0):
         history = [{"update": 50 * (i + 1), "val_mse": v, **({"critic_cos": cos, "critic_cos_top": cos, "critic_cos_later": cos} if cos else {})}
                    for i, v in enumerate(curve)]
         ceiling = {"ceiling_cos": cos / 10, "ceiling_cos_top": cos / 5} if cos else {}
-        return {"model": {"name": label}, "history": history, "selection": {"updates_run": runs},
-                "diagnostics": {"bptt_warmup_updates": warm, **ceiling}}
+        return make_record({"model": {"name": label}, "history": history, "selection": {"updates_run": runs},
+                            "diagnostics": {"bptt_warmup_updates": warm, **ceiling}})
 
     # the probes hand over after 100 updates: their second evaluation is what RL was handed
     md = learning_summary([rec("probe", [0.05, 0.03, 0.09], cos=0.5, warm=100),
@@ -91,7 +94,7 @@ def test_rl_design_summary_shows_the_last_evaluation_beside_the_selected_one():
 def test_tuned_ablation_starts_every_variant_from_the_preset_and_keeps_its_own_setting(tmp_path):
     import json
 
-    from benchmark.records import iter_records
+    from helpers import record_files
 
     res = tmp_path / "res"
     preset = {"task": "synth-affect", "model": "mlp", "task_overrides": {}, "n_trials": 4, "seeds": [0], "folds": [0],
@@ -104,7 +107,7 @@ def test_tuned_ablation_starts_every_variant_from_the_preset_and_keeps_its_own_s
     r = CliRunner().invoke(app, [*args, "--tuned"])
     assert r.exit_code == 0, r.output
     assert "[2/2]" in r.output  # the variants run as one sweep: one plan, one count
-    records = [rec for _, rec in iter_records(res)]
+    records = [rec for _, rec in record_files(res)]
     assert {rec["config"]["model"]["options"]["modalities"] for rec in records} == {"all", "audio"}
     for rec in records:  # the preset under every variant, the variant's own option over it
         assert rec["config"]["model"]["options"]["hidden"] == 8 and rec["model"]["tuned"]["params"]["hidden"] == 8
@@ -117,3 +120,44 @@ def test_tuned_ablation_starts_every_variant_from_the_preset_and_keeps_its_own_s
     (res / "synth-affect" / "tuned" / "mlp.json").unlink()  # no preset: refused with the command that makes one
     r = CliRunner().invoke(app, [*args, "--tuned"])
     assert r.exit_code != 0 and "no preset for 'mlp'" in r.output
+
+
+@pytest.mark.slow
+def test_a_report_is_drawn_again_from_its_manifest_and_from_records_alone(tmp_path):
+    """The manifest beside a report names its variants and records: `rlbench paper` draws the report again
+    from them, byte for byte; `--from-records` makes the same report without training anything, whatever the
+    config hash of the records (here: records moved to another hash folder, as a new model option does)."""
+    import json
+    import shutil
+
+    res = tmp_path / "res"
+    args = ["ablate", "memory-size", "--task", "synth-affect", "--model", "memnet-bptt", "--values", "8,16",
+            "--results", str(res), "--workers", "1", *sets([*TINY_AFFECT[:3], "epochs=2"])]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    folder = res / "ablations"
+    (manifest,) = folder.glob("*.json")
+    content = json.loads(manifest.read_text())
+    assert [v["label"] for v in content["variants"]] == ["memnet-bptt N=8", "memnet-bptt N=16"]
+    assert all(len(v["records"]) == 1 and (res / v["records"][0]).is_file() for v in content["variants"])
+    drawn = {p.name: p.read_bytes() for p in folder.iterdir()}
+    for p in folder.iterdir():
+        if p.suffix != ".json":
+            p.unlink()
+    assert CliRunner().invoke(app, ["paper", "--results", str(res)]).exit_code == 0
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == drawn
+    # the records under another config hash (an option added since): --from-records finds them, trains nothing
+    for v in content["variants"]:
+        record = res / v["records"][0]
+        moved = record.parents[2] / "0123456789ab" / record.parent.name / record.name
+        moved.parent.mkdir(parents=True)
+        shutil.move(record, moved)
+    shutil.rmtree(folder)
+    r = CliRunner().invoke(app, [*args, "--from-records"])
+    assert r.exit_code == 0, r.output
+    assert "completed" not in r.output  # nothing ran
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.suffix != ".json"} == \
+        {k: v for k, v in drawn.items() if not k.endswith(".json")}
+    shutil.rmtree(res / "synth-affect")
+    r = CliRunner().invoke(app, [*args, "--from-records"])
+    assert r.exit_code == 2 and "--from-records: no finished record for 2 cell(s)" in r.output

@@ -10,9 +10,9 @@ from baselines.lstm import LSTMModel, LSTMOptions
 from baselines.lstm_tbptt import TBPTTLSTMModel, TBPTTOptions
 from baselines.transformer import CausalTransformer, TransformerModel, TransformerOptions, causal_mask
 from baselines.mlp import MLPModel
-from benchmark.episodes import Episode
-from benchmark.interfaces import NullLog, TrainBudget
-from benchmark.selection import Selector
+from benchmark.api import Episode
+from benchmark.api import NullLog, TrainBudget
+from benchmark.api import Selector
 from tasks.synthetic import SynthAffect, SynthAffectOptions
 
 

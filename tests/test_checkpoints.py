@@ -11,11 +11,13 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from benchmark import checkpoints
-from benchmark.checkpoints import CellCheckpoint, checkpoint_path
+from benchmark.api import Selector
 from benchmark.cli import app
-from benchmark.runner import Reporter, RunRequest, run
-from benchmark.selection import Selector
+from benchmark.harness import checkpoints
+from benchmark.harness.checkpoints import CellCheckpoint, checkpoint_path
+from benchmark.harness.execution import Reporter, execute
+from benchmark.harness.executors import Execution
+from benchmark.harness.plan import RunRequest
 
 # 30 updates, validated every 3, no early stop: ten evaluations to interrupt between
 BUDGET = ["n_sequences=24", "length=40", "lag=6", "batch_size=4", "max_updates=30", "eval_every=3",
@@ -37,7 +39,7 @@ class StopAt(Reporter):
 def _run(tmp_path, model, reporter=None, every=1e-9, results="res"):
     request = RunRequest(["synth-affect"], [model], overrides=BUDGET, results=tmp_path / results,
                          checkpoint_every=every)
-    (outcome,) = run(request, reporter)
+    (outcome,) = execute(request, reporter=reporter)
     return outcome.path, json.loads(outcome.path.read_text())
 
 
@@ -47,6 +49,7 @@ def _same_training(a, b):
     assert a["scores"] == b["scores"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["transformer", "lstm", "memnet-bptt"])  # the transformer's dropout draws from the global generator
 def test_interrupted_cell_resumes_to_the_record_of_an_uninterrupted_run(tmp_path, model):
     _, whole = _run(tmp_path, model, results="whole")
@@ -118,12 +121,10 @@ def test_cli_checkpoint_option(tmp_path):
 
 
 def test_a_sweep_worker_resumes_a_cell_that_a_plain_run_left(tmp_path):
-    from benchmark.sweep import sweep
-
     with pytest.raises(KeyboardInterrupt):
         _run(tmp_path, "mlp", StopAt(4))
     request = RunRequest(["synth-affect"], ["mlp"], overrides=BUDGET, results=tmp_path / "res", checkpoint_every=1e-9)
-    (outcome,) = sweep(request, workers=2)
+    (outcome,) = execute(request, Execution("local", workers=2))
     resumed = json.loads(outcome.path.read_text())
     assert resumed["provenance"]["resumed_from_update"] == 9
     _, whole = _run(tmp_path, "mlp", results="whole")
@@ -131,6 +132,7 @@ def test_a_sweep_worker_resumes_a_cell_that_a_plain_run_left(tmp_path):
     assert not list(tmp_path.rglob("*" + checkpoints.SUFFIX))
 
 
+@pytest.mark.slow
 def test_a_killed_run_goes_on_from_its_checkpoint_from_the_cli(tmp_path):
     # a process killed outright (no Ctrl-C handler runs): the checkpoint on disk is whole, and the same
     # command finishes the cell with the uninterrupted run's record

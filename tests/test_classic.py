@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 from baselines.classic import RidgeModel, RidgeOptions, SVRModel, SVROptions
 from baselines.reference import MeanModel
 from benchmark.cli import app
-from benchmark.episodes import Episode, TaskSpec
-from benchmark.interfaces import NoOptions, NullLog, TrainBudget
-from benchmark.records import iter_records
+from benchmark.api import Episode, TaskSpec
+from benchmark.api import NoOptions, NullLog, TrainBudget
+from helpers import record_files
 from tasks.synthetic import SynthAffect, SynthAffectOptions
 
 
@@ -90,7 +90,7 @@ def test_ridge_and_svr_run_on_every_regression_task(tmp_path, task, make, extra)
     r = CliRunner().invoke(app, ["run", "--task", task, "--model", "ridge,svr,mean", "--folds", "0", *data_root,
                                  "--results", str(tmp_path / "res"), *extra])
     assert r.exit_code == 0, r.output
-    records = {rec["model"]["name"]: rec for _, rec in iter_records(tmp_path / "res")}
+    records = {rec["model"]["name"]: rec for _, rec in record_files(tmp_path / "res")}
     assert {records[m]["status"] for m in ("ridge", "svr")} == {"completed"}
     assert records["ridge"]["selection"]["convergence"] is None  # no iterative training to judge
     table = CliRunner().invoke(app, ["table", "--results", str(tmp_path / "res")]).output

@@ -112,10 +112,10 @@ def test_runs_go_to_runs_unless_results_says_otherwise(tmp_path, monkeypatch):
 
 
 def test_a_log_gets_a_progress_line_per_long_cell_every_interval(capsys):
-    from benchmark.cli import _PlainReporter
+    from benchmark.cli.progress import PlainReporter
 
     now = [0.0]
-    reporter = _PlainReporter(every=60, clock=lambda: now[0])
+    reporter = PlainReporter(every=60, clock=lambda: now[0])
     reporter.plan(2)
     reporter.start_cell("synth-affect · mlp · seed 0 · fold 0", cell="a")
     reporter.start_cell("synth-affect · lstm · seed 0 · fold 0", cell="b")
@@ -133,11 +133,11 @@ def test_a_terminal_gets_a_bar_per_cell_in_training():
 
     from rich.progress import Progress
 
-    from benchmark.cli import _RichReporter
-    from benchmark.runner import CellOutcome
+    from benchmark.cli.progress import RichReporter
+    from benchmark.harness.execution import CellOutcome
 
     progress = Progress()
-    reporter = _RichReporter(progress)
+    reporter = RichReporter(progress)
     reporter.plan(2)
     for cell in ("a", "b"):
         reporter.start_cell(f"synth-affect · mlp · seed {cell}", cell=Path(cell))
@@ -148,3 +148,69 @@ def test_a_terminal_gets_a_bar_per_cell_in_training():
     reporter.end_cell(CellOutcome("synth-affect", "mlp", 0, 0, "completed", Path("b"), "mse"))
     assert [t.description for t in progress.tasks] == ["cells", "synth-affect · mlp · seed a"]
     assert progress.tasks[0].completed == 1
+
+
+def all_commands():
+    """(name, click command) of every command, the data group's included."""
+    import typer.main
+
+    def walk(command, prefix):
+        if hasattr(command, "commands"):
+            for name, sub in command.commands.items():
+                yield from walk(sub, f"{prefix} {name}".strip())
+        else:
+            yield prefix, command
+
+    return list(walk(typer.main.get_command(app), ""))
+
+
+def test_a_shared_option_has_one_help_text_in_every_command():
+    helps: dict[str, dict[str, list[str]]] = {}
+    for name, command in all_commands():
+        for param in command.params:
+            for flag in param.opts:
+                if flag.startswith("--") and flag != "--help":
+                    helps.setdefault(flag, {}).setdefault(getattr(param, "help", None) or "", []).append(name)
+    drifted = {flag: texts for flag, texts in helps.items() if len(texts) > 1}
+    assert drifted == {}
+    shared = {flag for flag, texts in helps.items() if len(next(iter(texts.values()))) > 1}
+    assert {"--task", "--model", "--set", "--results", "--executor", "--workers", "--address", "--threads",
+            "--resume", "--data-root", "--plugin", "--checkpoint-every"} <= shared
+    # every command that trains takes every execution option
+    trainers = {name: {flag for p in command.params for flag in (*p.opts, *p.secondary_opts)}
+                for name, command in all_commands() if name in ("run", "sweep", "tune", "ablate")}
+    for name, flags in trainers.items():
+        assert {"--executor", "--workers", "--address", "--threads", "--device", "--checkpoint-every", "--resume",
+                "--overwrite", "--plugin"} <= flags, name
+
+
+def test_help_groups_commands_and_options_in_panels():
+    top = runner.invoke(app, ["--help"]).output
+    for panel in ("Run", "Reports", "Data", "Registry"):
+        assert f"─ {panel} ─" in top, top
+    run = runner.invoke(app, ["run", "--help"]).output
+    for panel in ("What to run", "Data", "Execution", "Output"):
+        assert f"─ {panel} ─" in run, run
+    assert "[env RLBENCH_DATA" in run and "[default: runs]" in run  # brackets are text, not markup
+
+
+def test_execution_options_resolve_the_same_way_for_every_command(tmp_path):
+    from benchmark.cli.common import make_execution
+    from benchmark.harness.config import ConfigError
+
+    def ex(default="local", **kw):
+        kw = {"executor": None, "workers": None, "address": None, "threads": None, "plugins": (), **kw}
+        e = make_execution(default=default, **kw)
+        return e.executor, e.workers, e.address, e.threads
+
+    assert ex() == ("local", None, None, 1) and ex("inline") == ("inline", None, None, None)
+    assert ex("inline", workers=2) == ("local", 2, None, 1)
+    assert ex("inline", address="head:6379") == ("ray", None, "head:6379", 1)
+    assert ex(executor="local", threads=2) == ("local", None, None, 2)
+    for bad in ({"executor": "inline", "workers": 2}, {"executor": "local", "address": "x"}, {"threads": 0},
+                {"executor": "slurm"}, {"workers": 0}):
+        with pytest.raises(ConfigError):
+            ex(**bad)
+    r = runner.invoke(app, ["ablate", "memory-size", "--task", "synth-affect", "--executor", "inline", "--workers",
+                            "2", "--results", str(tmp_path)])
+    assert r.exit_code == 2 and "--executor inline runs cells in this process" in r.output

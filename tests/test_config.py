@@ -2,8 +2,8 @@ import pytest
 
 from baselines.lstm import LSTMOptions
 from baselines.sequence_regressor import SequenceRegressorOptions
-from benchmark.config import ConfigError, config_hash, parse_overrides, resolve
-from benchmark.interfaces import NoOptions, TrainBudget
+from benchmark.harness.config import ConfigError, config_hash, parse_overrides, resolve
+from benchmark.api import NoOptions, TrainBudget
 from tasks.synthetic import SynthAffectOptions
 
 

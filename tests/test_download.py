@@ -13,7 +13,7 @@ from test_tvsum_clips import write_fixture
 from typer.testing import CliRunner
 
 from benchmark.cli import app
-from benchmark.download import DownloadError, download, safe_extract
+from benchmark.harness.download import DownloadError, download, safe_extract
 
 
 class RangeHandler(http.server.SimpleHTTPRequestHandler):
@@ -136,7 +136,7 @@ def _manifest(tmp_path, served: Path, base: str) -> Path:
 
 
 def test_recorded_source_fetches_every_file_checked_then_verifies(tmp_path, server, monkeypatch):
-    import benchmark.download as dl
+    import benchmark.harness.download as dl
 
     served, base = server
     write_fixture(served)
@@ -156,7 +156,7 @@ def test_recorded_source_fetches_every_file_checked_then_verifies(tmp_path, serv
 
 
 def test_recorded_source_paths_cannot_escape(tmp_path):
-    from benchmark.download import Source, SourceFile, fetch_source
+    from benchmark.harness.download import Source, SourceFile, fetch_source
 
     bad = Source("x", "tvsum", "o", "t", (SourceFile("../evil.npy", "http://127.0.0.1:9/e", "0" * 64, 1),))
     with pytest.raises(DownloadError, match="outside"):
@@ -166,8 +166,8 @@ def test_recorded_source_paths_cannot_escape(tmp_path):
 def test_committed_sources_are_pinned_and_match_the_local_copy(shared_data):
     import re
 
-    from benchmark.download import load_sources
-    from benchmark.episodes import file_sha256
+    from benchmark.harness.download import load_sources
+    from benchmark.api import file_sha256
 
     sources = load_sources()
     clips = sources["tvsum-clips"]

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from benchmark.cli import app
-from benchmark.interfaces import TaskDataError
+from benchmark.api import TaskDataError
 from tasks import vsumm
 from tasks.eccv16 import Eccv16Options, SumMe, TVSum
 from tasks.eccv16_protocols import machine_summary, variant_fscore

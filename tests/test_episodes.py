@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from benchmark.episodes import Episode, FeatureScaler, pad_batch
+from benchmark.api import Episode, FeatureScaler, pad_batch
 
 
 def _episodes():

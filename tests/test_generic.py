@@ -8,7 +8,7 @@ from helpers import write_generic
 from typer.testing import CliRunner
 
 from benchmark.cli import app
-from benchmark.interfaces import TaskDataError
+from benchmark.api import TaskDataError
 from tasks.generic import GenericOptions, GenericTask
 
 

@@ -5,31 +5,34 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.leaderboard import RENDERERS, build_boards
+from helpers import make_record
+
+from benchmark.reporting.leaderboard import RENDERERS, build_boards
 
 GOLDEN = Path(__file__).parent / "golden"
 
 
 def record(model, seed, fold, mse, pearson, reference=False, status="completed", overrides=None, task_overrides=None,
-           convergence="converged", dirty=False, tuned=None, purpose="run"):
-    return {
+           convergence="converged", dirty=False, tuned=None, purpose="run", n_folds=2,
+           started_at="2026-01-01T00:00:00+00:00"):
+    return make_record({
         "purpose": purpose,
         "selection": {"convergence": None if reference else convergence},
-        "provenance": {"git_dirty": dirty},
+        "provenance": {"git_dirty": dirty, "started_at": started_at},
         "schema_version": 1,
         "status": status,
-        "error": None if status == "completed" else {"message": "boom"},
+        "error": None if status == "completed" else {"type": "RuntimeError", "message": "boom", "traceback": ""},
         "seed": seed,
         "task": {
             "name": "synth-affect", "version": "1.0", "fold": fold, "main_score": "mse",
             "leaderboard_metrics": ["mse", "pearson"], "higher_is_better": {"mse": False, "pearson": True},
-            "overrides": task_overrides or {},
+            "overrides": task_overrides or {}, "n_folds": n_folds,
         },
         "model": {"name": model, "reference": reference, "overrides": overrides or {}, "n_parameters": 10,
                   "tuned": tuned},
         "scores": None if status != "completed" else {
             "test": {"mse": mse, "pearson": pearson}, "val": {"mse": mse + 0.01, "pearson": pearson - 0.01}},
-    }
+    })
 
 
 TUNED = {"n_trials": 8, "seeds": [0], "folds": [0], "task_overrides": {},
@@ -81,10 +84,8 @@ def test_task_filter_and_split():
 
 
 def test_a_cell_run_again_is_counted_once_newest_first():
-    old = record("mlp", 0, 0, 0.5, 0.1)
-    old["provenance"] = {"started_at": "2026-01-01T00:00:00+00:00"}
-    new = record("mlp", 0, 0, 0.2, 0.3)
-    new["provenance"] = {"started_at": "2026-02-01T00:00:00+00:00"}
+    old = record("mlp", 0, 0, 0.5, 0.1, started_at="2026-01-01T00:00:00+00:00")
+    new = record("mlp", 0, 0, 0.2, 0.3, started_at="2026-02-01T00:00:00+00:00")
     for order in ([old, new], [new, old]):
         (board,) = build_boards(order)
         (row,) = board.rows
@@ -122,12 +123,9 @@ def test_presets_tuned_at_another_setting_are_captioned_as_reused():
 
 
 def test_a_row_with_fewer_folds_than_the_task_is_marked_partial_and_named_with_its_folds():
-    def five_fold(rec):
-        rec["task"]["n_folds"] = 5
-        return rec
-    recs = [five_fold(record("lstm", 0, f, 0.1, 0.5)) for f in range(5)]
-    recs += [five_fold(record("mlp", s, f, 0.2, 0.3)) for s in range(2) for f in (0, 3)]
-    recs += [five_fold(record("mlp", 2, f, 0.2, 0.3)) for f in range(5)]  # one full seed does not make it whole
+    recs = [record("lstm", 0, f, 0.1, 0.5, n_folds=5) for f in range(5)]
+    recs += [record("mlp", s, f, 0.2, 0.3, n_folds=5) for s in range(2) for f in (0, 3)]
+    recs += [record("mlp", 2, f, 0.2, 0.3, n_folds=5) for f in range(5)]  # one full seed does not make it whole
     (board,) = build_boards(recs)
     rows = {r.model: r for r in board.rows}
     assert board.n_folds == 5
@@ -136,5 +134,5 @@ def test_a_row_with_fewer_folds_than_the_task_is_marked_partial_and_named_with_i
     (note,) = [n for n in board.notes() if n.startswith("◐")]
     assert "task's 5" in note and "mlp (folds 0, 1, 2, 3, 4)" in note and "lstm" not in note
     # the same mlp cells with the third seed's extra folds gone: the folds named are the ones covered
-    (board,) = build_boards([r for r in recs if not (r["model"]["name"] == "mlp" and r["seed"] == 2)])
+    (board,) = build_boards([r for r in recs if not (r.model.name == "mlp" and r.seed == 2)])
     assert "mlp (folds 0, 3)" in board.notes()[-1]

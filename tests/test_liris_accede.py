@@ -5,7 +5,7 @@ import pytest
 from typer.testing import CliRunner
 
 from benchmark.cli import app
-from benchmark.interfaces import TaskDataError
+from benchmark.api import TaskDataError
 from tasks.liris_accede import LirisAccede, LirisOptions, list_movies, read_movie_annotations
 
 

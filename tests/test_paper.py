@@ -3,12 +3,15 @@
 import os
 from pathlib import Path
 
+import pytest
+
+from helpers import make_record, record_files
 from test_leaderboard import fixture_records
 from typer.testing import CliRunner
 
 from benchmark.cli import app
-from benchmark.paper import TABLES, reported_numbers, write_paper
-from benchmark.records import write_record
+from benchmark.reporting.paper import TABLES, reported_numbers, write_paper
+from benchmark.harness.store import write_record
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -45,8 +48,10 @@ def test_cli_paper(tmp_path):
     assert "## Long-range dependencies (synth-affect)" in r.output
 
 
+@pytest.mark.slow
 def test_figures_are_written_and_not_trivial(tmp_path):
-    from benchmark.runner import RunRequest, run
+    from benchmark.harness.execution import execute as run
+    from benchmark.harness.plan import RunRequest
 
     tiny = ["n_sequences=16", "length=40", "epochs=1", "warmup=10", "rl_batch_size=8"]
     for lag in (3, 9):
@@ -72,8 +77,10 @@ def test_figures_are_written_and_not_trivial(tmp_path):
     assert {p.name: p.read_bytes() for p in figs.iterdir()} == before
 
 
+@pytest.mark.slow
 def test_traced_runs_give_prediction_and_importance_figures(tmp_path):
-    from benchmark.runner import RunRequest, run
+    from benchmark.harness.execution import execute as run
+    from benchmark.harness.plan import RunRequest
 
     run(RunRequest(["synth-summary"], ["mlp", "human"], trace=True, results=tmp_path / "res",
                    overrides=["n_sequences=20", "length=80", "n_annotators=4", "epochs=1"]))
@@ -81,8 +88,7 @@ def test_traced_runs_give_prediction_and_importance_figures(tmp_path):
                                    "--results", str(tmp_path / "res"), "--set", "n_sequences=16", "--set",
                                    "length=40", "--set", "lag=3", "--set", "epochs=1"])
     assert cli.exit_code == 0, cli.output
-    records = {r["model"]["name"] + "/" + r["task"]["name"]: r for _, r in __import__(
-        "benchmark.records", fromlist=["iter_records"]).iter_records(tmp_path / "res")}
+    records = {r["model"]["name"] + "/" + r["task"]["name"]: r for _, r in record_files(tmp_path / "res")}
     trace = records["mlp/synth-summary"]["trace"]
     assert len(trace["predictions"]) == len(trace["targets"]) == 80 and len(trace["user_scores"]) == 4
     assert records["human/synth-summary"]["trace"] is None  # no per-step predictions to keep
@@ -93,12 +99,14 @@ def test_traced_runs_give_prediction_and_importance_figures(tmp_path):
         assert (figs / name).stat().st_size > 10_000 and (figs / name).with_suffix(".pdf").is_file()
 
 
+@pytest.mark.slow
 def test_every_panel_is_labelled_and_names_its_task(tmp_path, monkeypatch):
     """Each figure's panels have axis labels and a title naming the task; log-scale ticks read as 0.11,
     not 1.1x10^-1; lines that may overlap differ in marker and style."""
-    import benchmark.figures as figures
-    from benchmark.records import iter_records
-    from benchmark.runner import RunRequest, run
+    import benchmark.reporting.figures as figures
+    from benchmark.harness.execution import execute as run
+    from benchmark.harness.plan import RunRequest
+    from benchmark.harness.record import iter_records
 
     tiny = ["n_sequences=16", "length=40", "epochs=2", "warmup=10", "rl_batch_size=8"]
     for lag in (3, 9):
@@ -117,7 +125,8 @@ def test_every_panel_is_labelled_and_names_its_task(tmp_path, monkeypatch):
 
     monkeypatch.setattr(figures, "_save", capture)
     figures.all_figures(records, tmp_path / "figs")
-    figures.training_curves(records, tmp_path / "figs", "curves", "synth-affect: validation curves")
+    figures.training_curves([(r.label, r) for r in records], tmp_path / "figs", "curves",
+                            "synth-affect: validation curves")
     names = {name for name, _ in captured}
     assert {"memory_horizon_synth-affect", "curves"} <= names and any(n.startswith("memory_trace") for n in names)
     assert any(n.startswith("prediction_trace") for n in names)
@@ -139,13 +148,14 @@ def test_every_panel_is_labelled_and_names_its_task(tmp_path, monkeypatch):
 
 
 def test_memory_horizon_does_not_mix_task_versions():
-    from benchmark.figures import horizon_points
+    from benchmark.reporting.figures import horizon_points
 
     def rec(version, lag, score, overrides=None, model_overrides=None, length=None):
-        return {"status": "completed", "task": {"name": "synth-affect", "version": version, "main_score": "mse",
-                                                "overrides": overrides if overrides is not None else {"lag": lag}},
-                "config": {"task": {"options": {"lag": lag, **({"length": length} if length else {})}}},
-                "model": {"name": "lstm", "overrides": model_overrides or {}}, "scores": {"test": {"mse": score}}}
+        return make_record({"task": {"name": "synth-affect", "version": version, "main_score": "mse",
+                                     "overrides": overrides if overrides is not None else {"lag": lag}},
+                            "config": {"task": {"options": {"lag": lag, **({"length": length} if length else {})}}},
+                            "model": {"name": "lstm", "overrides": model_overrides or {}},
+                            "scores": {"test": {"mse": score}}})
 
     old = [rec("1.0", 10, 0.03), rec("1.0", 50, 0.08), rec("1.0", 200, 0.1)]
     new = [rec("2.0", 50, 0.07, overrides={})]  # the new version's default lag, no override
@@ -158,14 +168,14 @@ def test_memory_horizon_does_not_mix_task_versions():
 
 
 def test_memory_horizon_takes_a_longer_lag_at_longer_sequences_and_labels_its_length():
-    from benchmark.figures import horizon_points
+    from benchmark.reporting.figures import horizon_points
 
     def rec(lag, length, score, model="lstm"):
         overrides = {"lag": lag, **({"length": length} if length != 250 else {})}
-        return {"status": "completed", "task": {"name": "synth-affect", "version": "2.0", "main_score": "mse",
-                                                "overrides": overrides},
-                "config": {"task": {"options": {"lag": lag, "length": length}}},
-                "model": {"name": model, "overrides": {}}, "scores": {"test": {"mse": score}}}
+        return make_record({"task": {"name": "synth-affect", "version": "2.0", "main_score": "mse",
+                                     "overrides": overrides},
+                            "config": {"task": {"options": {"lag": lag, "length": length}}},
+                            "model": {"name": model, "overrides": {}}, "scores": {"test": {"mse": score}}})
 
     study = [rec(lag, 250, 0.05 * i) for i, lag in enumerate((10, 50, 200))] + [rec(1000, 1250, 0.2)]
     horizon = horizon_points(study)
@@ -178,31 +188,31 @@ def test_memory_horizon_takes_a_longer_lag_at_longer_sequences_and_labels_its_le
 
 
 def test_validation_curves_do_not_mix_task_versions(tmp_path, monkeypatch):
-    import benchmark.figures as figures
+    import benchmark.reporting.figures as figures
 
-    def rec(version, curve):
-        return {"status": "completed", "purpose": "run", "task": {"name": "synth-affect", "version": version, "overrides": {}},
-                "model": {"name": "lstm", "overrides": {}}, "selection": {"update": 50},
-                "history": [{"update": 50 * (i + 1), "val_mse": v} for i, v in enumerate(curve)]}
+    def rec(version, curve, history=None):
+        return make_record({"task": {"name": "synth-affect", "version": version, "overrides": {}},
+                            "model": {"name": "lstm", "overrides": {}}, "selection": {"update": 50},
+                            "history": history or [{"update": 50 * (i + 1), "val_mse": v} for i, v in enumerate(curve)]})
 
     drawn = []
     monkeypatch.setattr(figures, "training_curves",
-                        lambda recs, out, name, title: drawn.append((name, title, [r["task"]["version"] for r in recs])) or [])
+                        lambda recs, out, name, title: drawn.append((name, title, [r.task.version for _, r in recs])) or [])
     figures.validation_curves([rec("1.0", [0.3, 0.2]), rec("2.0", [0.1, 0.05]), rec("2.0", [0.12, 0.06])], tmp_path)
     assert sorted(drawn) == [("curves_synth-affect_v1_0", "synth-affect (v1.0): validation score while training", ["1.0"]),
                              ("curves_synth-affect_v2_0", "synth-affect (v2.0): validation score while training", ["2.0", "2.0"])]
     drawn.clear()
-    per_epoch = {**rec("1.0", []), "history": [{"epoch": 1, "val_mse": 0.3}]}  # the earlier budget: no update axis
+    per_epoch = rec("1.0", [], history=[{"epoch": 1, "val_mse": 0.3}])  # the earlier budget: no update axis
     figures.validation_curves([per_epoch, rec("2.0", [0.1, 0.05])], tmp_path)  # one version drawn: the name stays
     assert drawn == [("curves_synth-affect", "synth-affect (v2.0): validation score while training", ["2.0"])]
 
 
 def test_validation_curves_of_a_score_are_drawn_on_a_linear_axis(tmp_path, monkeypatch):
-    import benchmark.figures as figures
+    import benchmark.reporting.figures as figures
 
     def rec(higher, curve):
-        return {"status": "completed", "model": {"name": "lstm"}, "selection": {"update": 50, "higher_is_better": higher},
-                "history": [{"update": 50 * (i + 1), "val_x": v} for i, v in enumerate(curve)]}
+        return ("lstm", make_record({"selection": {"update": 50, "higher_is_better": higher},
+                                     "history": [{"update": 50 * (i + 1), "val_x": v} for i, v in enumerate(curve)]}))
 
     scales = []
     monkeypatch.setattr(figures, "_save", lambda fig, out, name: scales.append(fig.axes[0].get_yscale()) or [])
@@ -212,7 +222,7 @@ def test_validation_curves_of_a_score_are_drawn_on_a_linear_axis(tmp_path, monke
 
 
 def test_error_curves_within_a_decade_keep_several_labelled_ticks():
-    from benchmark.figures import _log_errors, _plt
+    from benchmark.reporting.figures import _log_errors, _plt
 
     def labels(low: float, high: float) -> list[str]:
         fig, ax = _plt().subplots()

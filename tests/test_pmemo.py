@@ -5,8 +5,8 @@ import pytest
 from typer.testing import CliRunner
 
 from benchmark.cli import app
-from benchmark.interfaces import TaskDataError
-from benchmark.episodes import Episode
+from benchmark.api import TaskDataError
+from benchmark.api import Episode
 from tasks.pmemo import PMEmo, PMEmoOptions
 
 

@@ -3,10 +3,11 @@
 import re
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from benchmark.cli import app
-from benchmark.runner import _REGISTRIES
+from benchmark.harness.registry import _REGISTRIES
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
@@ -40,6 +41,7 @@ def test_readme_hdf5_example_runs(tmp_path, monkeypatch):
     assert r.output.count(": completed") == 5  # 5 default folds, one plain line each (no terminal here)
 
 
+@pytest.mark.slow
 def test_readme_gru_plugin_as_installed_entry_point(tmp_path):
     """An installed distribution (a dist-info with entry_points.txt on sys.path, exactly what pip
     leaves behind) is discovered through the rlbench.models group without --plugin."""

@@ -5,10 +5,10 @@ from importlib.metadata import EntryPoint
 import pytest
 from typer.testing import CliRunner
 
-import benchmark.registry as registry_mod
-from benchmark import runner
+import benchmark.harness.registry as registry_mod
+
 from benchmark.cli import app
-from benchmark.registry import Registry, RegistryError, import_plugin
+from benchmark.harness.registry import Registry, RegistryError, import_plugin
 
 
 @pytest.fixture
@@ -23,9 +23,9 @@ def fake_plugins(monkeypatch, tmp_path):
            EntryPoint("broken", "no_such_module_xyz:Thing", "rlbench.models"),
            EntryPoint("lstm", "good_plugin:Median", "rlbench.models")]
     monkeypatch.setattr(registry_mod, "entry_points", lambda group: [e for e in eps if e.group == group])
-    monkeypatch.setattr(runner, "_REGISTRIES", {})
+    monkeypatch.setattr(registry_mod, "_REGISTRIES", {})
     yield
-    runner._REGISTRIES.clear()
+    registry_mod._REGISTRIES.clear()
 
 
 def test_lookup_is_lazy_and_unknown_names_suggest():
@@ -38,7 +38,7 @@ def test_lookup_is_lazy_and_unknown_names_suggest():
 
 
 def test_entry_point_plugins_are_registered_and_broken_ones_reported(fake_plugins):
-    reg = runner.model_registry()
+    reg = registry_mod.model_registry()
     assert reg.get("median").__name__ == "Median"
     assert reg.entry("median").source == "plugin"
     with pytest.raises(RegistryError, match="'broken' .*no_such_module_xyz.* failed to import"):

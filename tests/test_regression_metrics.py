@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from benchmark.episodes import Episode
+from benchmark.api import Episode
 from tasks.predictions import PredictionError
 from tasks.regression_metrics import ccc, pearson, regression_scores
 

@@ -8,11 +8,13 @@ import sys
 import textwrap
 import time
 
+import pytest
+
 from conftest import TINY_AFFECT
 from typer.testing import CliRunner
 
 from benchmark.cli import app
-from benchmark.records import iter_records
+from helpers import record_files
 
 runner = CliRunner()
 TINY = [a for s in TINY_AFFECT for a in ("--set", s)]
@@ -21,7 +23,7 @@ SLOW = textwrap.dedent('''
     import os, time
     import numpy as np
     import torch
-    from benchmark.interfaces import FitInfo, Model
+    from benchmark.api import FitInfo, Model
 
     class Slow(Model):
         """sleeps SLOW_SECONDS on seeds >= SLOW_FROM; records how many torch threads it ran on"""
@@ -49,9 +51,9 @@ def test_a_results_path_that_cannot_take_records_is_refused_before_anything_runs
 
 
 def test_a_record_that_cannot_be_written_is_saved_elsewhere_and_named(tmp_path, monkeypatch):
-    import benchmark.runner as runner_module
+    import benchmark.harness.store as store
 
-    original = runner_module.write_record
+    original = store.write_record
     target = tmp_path / "res"
 
     def full_disk(path, record):
@@ -59,7 +61,7 @@ def test_a_record_that_cannot_be_written_is_saved_elsewhere_and_named(tmp_path, 
             raise OSError(28, "No space left on device")
         original(path, record)
 
-    monkeypatch.setattr(runner_module, "write_record", full_disk)
+    monkeypatch.setattr(store, "write_record", full_disk)
     monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()
     import tempfile
@@ -90,6 +92,7 @@ def _interrupt_after_records(cmd, results, n, env):
     return proc.returncode, out + err, time.time() - sent
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_run_and_sweep_keeps_finished_records_and_says_how_to_resume(tmp_path):
     plugin = tmp_path / "slow.py"
     plugin.write_text(SLOW)
@@ -102,7 +105,7 @@ def test_ctrl_c_stops_run_and_sweep_keeps_finished_records_and_says_how_to_resum
         assert code == 130, output
         assert "interrupted: rerun the same command to resume" in output and "Traceback" not in output
         assert seconds < 15
-        assert sorted(r["seed"] for _, r in iter_records(results)) == [0, 1]
+        assert sorted(r["seed"] for _, r in record_files(results)) == [0, 1]
         assert not list(results.rglob("*.tmp"))
 
 
@@ -112,7 +115,7 @@ def test_threads_per_process_and_per_worker(tmp_path):
     common = ["--plugin", str(plugin), "--task", "synth-affect", "--model", "slow", *TINY]
 
     def threads(where):
-        return {r["diagnostics"]["torch_threads"] for _, r in iter_records(tmp_path / where)}
+        return {r["diagnostics"]["torch_threads"] for _, r in record_files(tmp_path / where)}
 
     assert runner.invoke(app, ["sweep", "--workers", "2", "--seeds", "0,1", "--results", str(tmp_path / "a"),
                                *common]).exit_code == 0

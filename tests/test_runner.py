@@ -6,19 +6,22 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 import torch
 from conftest import TINY_AFFECT
 from helpers import has_row
 from typer.testing import CliRunner
 
 from benchmark.cli import app
-from benchmark.records import iter_records
-from benchmark.runner import RunRequest, run
+from helpers import record_files
+from benchmark.harness.execution import execute
+from benchmark.harness.plan import RunRequest
 
 PLUGIN = textwrap.dedent('''
     import os
     import numpy as np
-    from benchmark.interfaces import FitInfo, Model
+    from benchmark.api import FitInfo, Model
 
     class Flaky(Model):
         """fails (or dies) on the seed named by FLAKY_FAIL_SEED / FLAKY_KILL_SEED"""
@@ -43,7 +46,7 @@ def request(tmp_path, **kw):
 
 
 def test_records_hold_config_scores_and_provenance(tmp_path):
-    outcomes = run(request(tmp_path, models=["mlp"], seeds=[0]))
+    outcomes = execute(request(tmp_path, models=["mlp"], seeds=[0]))
     (o,) = outcomes
     rec = json.loads(o.path.read_text())
     assert rec["status"] == "completed" and rec["schema_version"] == 1
@@ -64,23 +67,23 @@ def test_records_hold_config_scores_and_provenance(tmp_path):
 
 
 def test_resume_skips_finished_cells_and_reruns_changed_configs(tmp_path):
-    first = run(request(tmp_path))
+    first = execute(request(tmp_path))
     assert [o.status for o in first] == ["completed"] * 4
     mtimes = {o.path: o.path.stat().st_mtime_ns for o in first}
-    again = run(request(tmp_path))
+    again = execute(request(tmp_path))
     assert [o.status for o in again] == ["skipped"] * 4
     assert all(o.path.stat().st_mtime_ns == mtimes[o.path] for o in again)
     assert [o.test_score for o in again] == [o.test_score for o in first]
-    changed = run(request(tmp_path, overrides=[*TINY_AFFECT, "hidden=8"]))
+    changed = execute(request(tmp_path, overrides=[*TINY_AFFECT, "hidden=8"]))
     assert [(o.model, o.status) for o in changed] == [("mean", "skipped")] * 2 + [("mlp", "completed")] * 2
-    overwrite = run(request(tmp_path, models=["mean"], resume=False))
+    overwrite = execute(request(tmp_path, models=["mean"], resume=False))
     assert [o.status for o in overwrite] == ["completed"] * 2
 
 
 def test_a_variant_equal_to_a_finished_config_reuses_its_record_instead_of_training(tmp_path):
-    (first,) = run(request(tmp_path, models=["mlp"], seeds=[0]))
+    (first,) = execute(request(tmp_path, models=["mlp"], seeds=[0]))
     # hidden=64 is mlp's default: a new variant folder, the same configuration
-    (again,) = run(request(tmp_path, models=["mlp"], seeds=[0], overrides=[*TINY_AFFECT, "hidden=64"]))
+    (again,) = execute(request(tmp_path, models=["mlp"], seeds=[0], overrides=[*TINY_AFFECT, "hidden=64"]))
     assert again.status == "skipped" and again.path != first.path and again.path.exists()
     assert again.test_score == first.test_score
     copy = json.loads(again.path.read_text())
@@ -88,13 +91,13 @@ def test_a_variant_equal_to_a_finished_config_reuses_its_record_instead_of_train
     assert copy["provenance"]["reused_from"] == first.path.relative_to(tmp_path / "res").as_posix()
     assert copy["config_hash"] == json.loads(first.path.read_text())["config_hash"]
     # a third name for it copies again, and names the record that was trained, not the copy
-    (third,) = run(request(tmp_path, models=["mlp"], seeds=[0], overrides=[*TINY_AFFECT, "hidden=64", "lr=0.003"]))
+    (third,) = execute(request(tmp_path, models=["mlp"], seeds=[0], overrides=[*TINY_AFFECT, "hidden=64", "lr=0.003"]))
     assert third.status == "skipped" and third.path not in (first.path, again.path)
     assert json.loads(third.path.read_text())["provenance"]["reused_from"] == copy["provenance"]["reused_from"]
     # a different configuration, or --no-resume, still trains
-    (other,) = run(request(tmp_path, models=["mlp"], seeds=[0], overrides=[*TINY_AFFECT, "hidden=8"]))
+    (other,) = execute(request(tmp_path, models=["mlp"], seeds=[0], overrides=[*TINY_AFFECT, "hidden=8"]))
     assert other.status == "completed"
-    (forced,) = run(request(tmp_path, models=["mlp"], seeds=[0], overrides=[*TINY_AFFECT, "hidden=64"], resume=False))
+    (forced,) = execute(request(tmp_path, models=["mlp"], seeds=[0], overrides=[*TINY_AFFECT, "hidden=64"], resume=False))
     assert forced.status == "completed"
 
 
@@ -106,7 +109,7 @@ def test_a_failing_cell_is_recorded_and_the_others_go_on(tmp_path, monkeypatch):
                                    "--seeds", "0..2", "--results", str(tmp_path / "res"), *sum((["--set", s] for s in TINY_AFFECT), [])])
     assert res.exit_code == 1
     assert "boom on seed 1" in res.output
-    records = {r["seed"]: r for _, r in iter_records(tmp_path / "res")}
+    records = {r["seed"]: r for _, r in record_files(tmp_path / "res")}
     assert {s: r["status"] for s, r in records.items()} == {0: "completed", 1: "failed", 2: "completed"}
     assert records[1]["error"]["type"] == "RuntimeError" and "Traceback" in records[1]["error"]["traceback"]
     # a failed record never counts as finished: the next run retries it
@@ -114,9 +117,10 @@ def test_a_failing_cell_is_recorded_and_the_others_go_on(tmp_path, monkeypatch):
     res = CliRunner().invoke(app, ["run", "--plugin", str(plugin), "--task", "synth-affect", "--model", "flaky",
                                    "--seeds", "0..2", "--results", str(tmp_path / "res"), *sum((["--set", s] for s in TINY_AFFECT), [])])
     assert res.exit_code == 0
-    assert {r["seed"]: r["status"] for _, r in iter_records(tmp_path / "res")} == {s: "completed" for s in range(3)}
+    assert {r["seed"]: r["status"] for _, r in record_files(tmp_path / "res")} == {s: "completed" for s in range(3)}
 
 
+@pytest.mark.slow
 def test_killed_sweep_resumes_only_unfinished_cells(tmp_path):
     plugin = tmp_path / "flaky.py"
     plugin.write_text(PLUGIN)
@@ -126,7 +130,7 @@ def test_killed_sweep_resumes_only_unfinished_cells(tmp_path):
         cmd += ["--set", s]
     killed = subprocess.run(cmd, env={**os.environ, "FLAKY_KILL_SEED": "2"}, capture_output=True, text=True)
     assert killed.returncode == 9
-    done = {r["seed"] for _, r in iter_records(tmp_path / "res")}
+    done = {r["seed"] for _, r in record_files(tmp_path / "res")}
     assert done == {0, 1}  # finished cells survived the crash, nothing half-written
     assert not list((tmp_path / "res").rglob("*.tmp"))
     resumed = subprocess.run(cmd, env=os.environ, capture_output=True, text=True)
@@ -137,10 +141,11 @@ def test_killed_sweep_resumes_only_unfinished_cells(tmp_path):
 
 
 def test_leaky_test_selection_is_explicit_and_flagged(tmp_path):
-    from benchmark.leaderboard import build_boards, render_markdown
+    from benchmark.harness.record import iter_records
+    from benchmark.reporting.leaderboard import build_boards, render_markdown
 
-    (honest,) = run(request(tmp_path, models=["mlp"], seeds=[0]))
-    (leaky,) = run(request(tmp_path, models=["mlp"], seeds=[0], overrides=[*TINY_AFFECT, "selection=leaky-test-max"]))
+    (honest,) = execute(request(tmp_path, models=["mlp"], seeds=[0]))
+    (leaky,) = execute(request(tmp_path, models=["mlp"], seeds=[0], overrides=[*TINY_AFFECT, "selection=leaky-test-max"]))
     rec = json.loads(leaky.path.read_text())
     assert rec["selection"]["leaky"] is True and rec["selection"]["criterion"] == "test.mse"
     assert "test_mse" in rec["history"][0]

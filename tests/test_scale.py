@@ -12,10 +12,11 @@ from typer.testing import CliRunner
 import rlmem.model as rlmem_model
 from baselines.lstm import LSTMNet
 from benchmark.cli import app
-from benchmark.interfaces import NullLog, TrainBudget
-from benchmark.selection import Selector
+from benchmark.api import NullLog, TrainBudget
+from benchmark.api import Selector
 from rlmem.memory import ActionLayout
-from rlmem.model import MemNetBPTTModel, MemoryNetOptions, RLMemModel, RLMemOptions
+from rlmem.model import MemNetBPTTModel, RLMemModel
+from rlmem.options import MemoryNetOptions, RLMemOptions
 from rlmem.networks import Actor
 from rlmem.step import StepRunner, exploration_step, greedy_step
 from tasks.synthetic import SynthAffect, SynthAffectOptions
@@ -83,6 +84,7 @@ def _fit(model, task, train, val, **budget):
     return model.fit(train, val, TrainBudget(**budget), sel, NullLog())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("ratio", [1.0, 4.0])
 def test_ddpg_updates_follow_the_replay_ratio_whatever_the_batch(ratio):
     task, data, train, val = tiny()
@@ -98,6 +100,7 @@ def test_ddpg_updates_follow_the_replay_ratio_whatever_the_batch(ratio):
     assert len(calls) == info.diagnostics["ddpg_updates"] == int(stored * ratio // 32)
 
 
+@pytest.mark.slow
 def test_a_chunk_is_stored_in_one_call():
     task, data, train, val = tiny()
     model = RLMemModel(RLMemOptions(chunk=10, warmup=10**9, batch_size=4), data.spec, seed=0)
@@ -163,7 +166,7 @@ def test_device_is_resolved_recorded_and_cuda_without_a_gpu_is_refused(tmp_path)
 
 OOM_PLUGIN = """
 import torch
-from benchmark.interfaces import Model
+from benchmark.api import Model
 
 class Hungry(Model):
     def fit(self, train, val, budget, selector, log):
@@ -189,6 +192,7 @@ def test_a_model_out_of_memory_is_a_failed_cell_that_says_so_and_the_sweep_goes_
     assert error["out_of_memory"] and error["message"].startswith("out of memory at 60 steps")
 
 
+@pytest.mark.slow
 def test_million_step_sequences_are_generated_and_read_without_per_step_python_work(tmp_path):
     task = SynthAffect(SynthAffectOptions(n_sequences=3, length=1_000_000, lag=1000, n_folds=1))
     data = task.load()
@@ -208,6 +212,7 @@ def test_million_step_sequences_are_generated_and_read_without_per_step_python_w
     assert {e.length for e in long.episodes.values()} == {1_000_000}
 
 
+@pytest.mark.slow
 def test_the_gpu_check_skips_without_cuda_and_runs_its_code_on_a_cpu():
     import subprocess
     import sys

@@ -1,6 +1,6 @@
 import pytest
 
-from benchmark.interfaces import TaskDataError
+from benchmark.api import TaskDataError
 from tasks.splits import folds_from_json, folds_sha256, make_folds
 
 IDS = [f"s{i}" for i in range(23)]

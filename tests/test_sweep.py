@@ -4,19 +4,24 @@ import json
 
 import pytest
 from conftest import TINY_AFFECT
+from helpers import read_record, record_files
 from test_runner import PLUGIN
 from typer.testing import CliRunner
 
 from benchmark.cli import app
-from benchmark.config import ConfigError
-from benchmark.records import iter_records, load_record
-from benchmark.runner import Reporter, RunRequest, run
-from benchmark.sweep import expand_grid, sweep
+from benchmark.harness.config import ConfigError
+from benchmark.harness.execution import Reporter, execute, expand_grid, grid_requests
+from benchmark.harness.executors import Execution
+from benchmark.harness.plan import RunRequest
+
+
+def sweep(request, grid=(), executor="local", workers=None, reporter=None):
+    return execute(grid_requests(request, grid) if grid else request, Execution(executor, workers), reporter)
 
 
 def scores_by_cell(results):
     return {(r["model"]["name"], json.dumps(r["model"]["overrides"], sort_keys=True), r["seed"], r["task"]["fold"]):
-            (r["status"], r["scores"]) for _, r in iter_records(results)}
+            (r["status"], r["scores"]) for _, r in record_files(results)}
 
 
 def request(tmp_path, where, **kw):
@@ -48,7 +53,7 @@ def assert_reported(recorder, outcomes):
     for o in outcomes:
         mine = [e for e in recorder.events if e[1] == o.path]
         assert mine[0][0] == "start" and all(part in mine[0][2] for part in (o.task, o.model, f"seed {o.seed}"))
-        history = load_record(o.path)["history"]
+        history = read_record(o.path)["history"]
         assert [e[2:] for e in mine[1:-1]] == [(row["update"], row["val_mse"]) for row in history]
         assert mine[-1] == ("end", o.path, "completed")
 
@@ -73,7 +78,7 @@ def test_local_pool_matches_a_plain_run_and_resumes(tmp_path):
     # mean does not know `hidden`: it runs once per grid value with the same config, then is skipped
     assert sorted(o.status for o in outcomes).count("completed") >= 6
     for hidden in ("8", "16"):
-        run(request(tmp_path, "plain", overrides=[*TINY_AFFECT, f"hidden={hidden}"]))
+        execute(request(tmp_path, "plain", overrides=[*TINY_AFFECT, f"hidden={hidden}"]))
     pool, plain = scores_by_cell(tmp_path / "pool"), scores_by_cell(tmp_path / "plain")
     assert pool.keys() == plain.keys() and len(pool) == 6
     for key in pool:
@@ -93,7 +98,7 @@ def test_failing_cell_in_a_worker_is_recorded_and_the_rest_go_on(tmp_path, monke
                                    "--seeds", "0..2", "--workers", "2", "--results", str(tmp_path / "res"),
                                    *sum((["--set", s] for s in TINY_AFFECT), [])])
     assert res.exit_code == 1, res.output
-    status = {r["seed"]: r["status"] for _, r in iter_records(tmp_path / "res")}
+    status = {r["seed"]: r["status"] for _, r in record_files(tmp_path / "res")}
     assert status == {0: "completed", 1: "failed", 2: "completed"}
 
 
@@ -101,15 +106,15 @@ def test_failing_cell_in_a_worker_is_recorded_and_the_rest_go_on(tmp_path, monke
 def test_bad_executor_is_a_clear_error(tmp_path, command):
     res = CliRunner().invoke(app, [command, "--task", "synth-affect", "--model", "mean", "--executor", "slurm",
                                    "--results", str(tmp_path)])
-    assert res.exit_code == 2 and "--executor must be one of local, ray" in res.output
+    assert res.exit_code == 2 and "--executor must be one of inline, local, ray" in res.output
 
 
 def test_run_with_workers_runs_its_cells_in_a_pool(tmp_path, monkeypatch):
-    import benchmark.sweep as sw
+    import benchmark.harness.executors as ex
 
     pools = []
-    real = sw._run_local
-    monkeypatch.setattr(sw, "_run_local", lambda specs, *a: pools.append((len(specs), a[2])) or real(specs, *a))
+    real = ex._run_local
+    monkeypatch.setattr(ex, "_run_local", lambda cells, *a: pools.append((len(cells), a[2])) or real(cells, *a))
     args = ["run", "--task", "synth-affect", "--model", "mlp", "--seeds", "0,1",
             *sum((["--set", s] for s in TINY_AFFECT), [])]
     import torch
@@ -125,6 +130,7 @@ def test_run_with_workers_runs_its_cells_in_a_pool(tmp_path, monkeypatch):
     assert len(scores_by_cell(tmp_path / "pool")) == 2 and pools == [(2, 2)]  # both cells, one pool of 2
 
 
+@pytest.mark.slow
 def test_ray_gives_the_records_of_the_local_pool(tmp_path):
     pytest.importorskip("ray", reason="Ray is not installed (pip install 'rlbench[ray]')")
     sweep(request(tmp_path, "pool", seeds=[0]), workers=2)
@@ -135,7 +141,7 @@ def test_ray_gives_the_records_of_the_local_pool(tmp_path):
 
     def comparable(results):  # the whole record, less when and how fast it ran and the command line
         out = {}
-        for path, r in iter_records(results):
+        for path, r in record_files(results):
             r = {k: v for k, v in r.items() if k != "timing"}
             r["provenance"] = {k: v for k, v in r["provenance"].items() if k not in ("started_at", "command")}
             out[str(path.relative_to(results))] = r
@@ -146,21 +152,23 @@ def test_ray_gives_the_records_of_the_local_pool(tmp_path):
     assert pool_records == ray_records  # config, history, diagnostics, scores: identical
 
 
-def test_a_grid_over_model_options_loads_the_task_data_once(tmp_path, monkeypatch):
-    from benchmark.sweep import grid_requests, plan
+def test_a_grid_over_model_options_loads_the_task_data_once_per_process(tmp_path, monkeypatch):
+    from benchmark.harness.execution import plan
     from tasks.synthetic import SynthAffect
 
     calls = []
     original = SynthAffect.load
     monkeypatch.setattr(SynthAffect, "load", lambda self: calls.append(1) or original(self))
-    cells = list(plan(grid_requests(request(tmp_path, "p", models=["mlp"], seeds=[0]), ["hidden=8,16,32"]), ()))
-    assert len(cells) == 3 and len(calls) == 1
-    cells = list(plan(grid_requests(request(tmp_path, "p", models=["mlp"], seeds=[0]), ["lag=3,4"]), ()))
+    grid = grid_requests(request(tmp_path, "p", models=["mlp", "mean"], seeds=[0]), ["hidden=8,16,32"])
+    assert len(plan(grid, Execution())) == 6 and len(calls) == 1
+    execute(grid, Execution("inline"))  # planning and running inline: the same process, the same data
+    assert len(calls) == 1
+    cells = plan(grid_requests(request(tmp_path, "p", models=["mlp"], seeds=[0]), ["lag=3,4"]), Execution())
     assert len(cells) == 2 and len(calls) == 3  # a task option changes the data: loaded per value
 
 
 def test_a_worker_loads_a_tasks_data_once_for_all_its_models(tmp_path, monkeypatch):
-    from benchmark.sweep import CellSpec, execute_cell
+    from benchmark.harness.executors import CellSpec, execute_cell
     from tasks.synthetic import SynthAffect
 
     calls = []
@@ -169,16 +177,16 @@ def test_a_worker_loads_a_tasks_data_once_for_all_its_models(tmp_path, monkeypat
     overrides = tuple(f"task.{o}" if not o.startswith(("epochs", "patience")) else f"train.{o}" for o in TINY_AFFECT)
     for model in ("mlp", "mean"):
         record = execute_cell(CellSpec("synth-affect", model, overrides, None, 0, 0, (), False))
-        assert record["status"] == "completed", record.get("error")
+        assert record.completed, record.error
     assert len(calls) == 1
 
 
 def test_two_requests_naming_the_same_cell_run_it_once(tmp_path, monkeypatch):
-    import benchmark.sweep as sw
+    import benchmark.harness.executors as ex
 
     calls = []
-    real = sw.execute_cell
-    monkeypatch.setattr(sw, "execute_cell", lambda spec, events=None: calls.append(spec) or real(spec, events))
+    real = ex.run_cell
+    monkeypatch.setattr(ex, "run_cell", lambda pair, *a: calls.append(pair) or real(pair, *a))
     a = request(tmp_path, "r", models=["mlp"], seeds=[0], overrides=[*TINY_AFFECT, "hidden=8", "lr=0.01"])
     b = request(tmp_path, "r", models=["mlp"], seeds=[0], overrides=[*TINY_AFFECT, "lr=0.01", "hidden=8"])
     outcomes = sweep([a, b], workers=1)

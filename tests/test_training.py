@@ -8,9 +8,10 @@ import pytest
 from baselines.lstm import LSTMModel, LSTMOptions
 from baselines.mlp import MLPModel
 from baselines.sequence_regressor import SequenceRegressorOptions
-from benchmark.interfaces import NullLog, TrainBudget
-from benchmark.runner import RunRequest, run
-from benchmark.selection import Selector
+from benchmark.api import NullLog, TrainBudget
+from benchmark.harness.execution import execute
+from benchmark.harness.plan import RunRequest
+from benchmark.api import Selector
 from tasks.synthetic import SynthAffect, SynthAffectOptions
 
 
@@ -40,6 +41,7 @@ def test_trained_model_beats_its_untrained_self(model_cls, options):
     assert trained < 0.7 * untrained
 
 
+@pytest.mark.slow
 def test_lstm_bridges_a_short_lag_that_the_mlp_cannot():
     task, data = small_task(lag=4, n=60, length=150)
     train, val, test = split(data)
@@ -55,7 +57,7 @@ def test_same_seed_same_scores_other_seed_other_scores(tmp_path):
     def once(seed, where):
         req = RunRequest(["synth-affect"], ["lstm"], seeds=[seed], results=tmp_path / where,
                          overrides=["n_sequences=20", "length=50", "lag=5", "epochs=2"])
-        (o,) = run(req)
+        (o,) = execute(req)
         return o.test_score
 
     assert once(0, "a") == once(0, "b")
@@ -99,17 +101,18 @@ def test_fit_restores_the_selected_checkpoint():
     assert info.history[int(np.argmin([h["val_mse"] for h in info.history]))]["update"] == info.best_update
 
 
+@pytest.mark.slow
 def test_default_budget_lets_the_lstm_carry_a_cue_on_a_few_dozen_sequences(tmp_path):
     """40 sequences in the generic layout, 24 for training: 2 batches per epoch. Under the old per-epoch
     budget the LSTM got 7 epochs x 2 updates and scored at the floor; the update budget gives it as many
     updates as a large dataset gets, it converges, and it carries the cue that the MLP cannot see."""
-    from benchmark.runner import task_registry
+    from benchmark.harness.registry import task_registry
     from helpers import write_cue_task
 
     path = write_cue_task(tmp_path / "cue.h5", n_seq=40, carry=150)
     budget = task_registry().get("generic").default_budget
     assert budget.min_updates >= 20 * 7 * 2 and budget.max_updates >= 100 * 7 * 2
-    outcomes = run(RunRequest(["generic"], ["lstm", "mlp"], folds=[0], data_root=path, results=tmp_path / "res"))
+    outcomes = execute(RunRequest(["generic"], ["lstm", "mlp"], folds=[0], data_root=path, results=tmp_path / "res"))
     records = {o.model: json.loads(o.path.read_text()) for o in outcomes}
     lstm = records["lstm"]
     assert lstm["selection"]["updates_per_epoch"] == 2
@@ -119,7 +122,7 @@ def test_default_budget_lets_the_lstm_carry_a_cue_on_a_few_dozen_sequences(tmp_p
 
 
 def test_convergence_verdict():
-    from benchmark.selection import verdict
+    from benchmark.api import verdict
 
     assert verdict(400, 1000, "early-stop") == "converged"
     assert verdict(900, 1000, "early-stop") == "still-improving"  # best in the last fifth

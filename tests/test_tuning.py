@@ -9,9 +9,9 @@ from helpers import has_row
 from typer.testing import CliRunner
 
 from benchmark.cli import app
-from benchmark.config import ConfigError
-from benchmark.records import iter_records
-from benchmark.tuning import sample_trials, search_space
+from benchmark.harness.config import ConfigError
+from helpers import record_files
+from benchmark.studies.tuning import sample_trials, search_space
 
 runner = CliRunner()
 TINY = [a for s in [*TINY_AFFECT[:3], "epochs=2", "patience=2"] for a in ("--set", s)]
@@ -59,7 +59,7 @@ def test_tune_end_to_end_then_run_tuned(tmp_path):
     r = runner.invoke(app, ["tune", "--task", "synth-affect", "--model", "lstm,mlp", "--trials", "4",
                             "--results", str(res), "--workers", "1", *TINY])
     assert r.exit_code == 0, r.output
-    trials = [rec for _, rec in iter_records(res)]
+    trials = [rec for _, rec in record_files(res)]
     assert len(trials) == 8 and {t["purpose"] for t in trials} == {"tuning"}  # 4 trials for each model
     assert all("test" not in t["scores"] and t["main_score"] is None for t in trials)
     for model in ("lstm", "mlp"):
@@ -72,7 +72,7 @@ def test_tune_end_to_end_then_run_tuned(tmp_path):
     r = runner.invoke(app, ["run", "--task", "synth-affect", "--model", "lstm,mean", "--tuned", "--results", str(res),
                             *TINY])
     assert r.exit_code == 0, r.output
-    runs = {rec["model"]["name"]: rec for _, rec in iter_records(res) if rec["purpose"] == "run"}
+    runs = {rec["model"]["name"]: rec for _, rec in record_files(res) if rec["purpose"] == "run"}
     best = json.loads((res / "synth-affect" / "tuned" / "lstm.json").read_text())["best"]["params"]
     lstm = runs["lstm"]
     assert {k: lstm["config"]["model"]["options"][k] for k in best} == best
@@ -89,7 +89,7 @@ def test_tune_end_to_end_then_run_tuned(tmp_path):
     r = runner.invoke(app, ["run", "--task", "synth-affect", "--model", "lstm", "--tuned", "--results", str(res),
                             "--set", "hidden=8", *TINY])
     assert r.exit_code == 0, r.output
-    assert any(rec["config"]["model"]["options"]["hidden"] == 8 and rec["model"]["tuned"] for _, rec in iter_records(res))
+    assert any(rec["config"]["model"]["options"]["hidden"] == 8 and rec["model"]["tuned"] for _, rec in record_files(res))
 
 
 def test_tuned_without_a_preset_names_the_command_that_makes_it(tmp_path):
@@ -105,7 +105,7 @@ def test_tuning_never_reads_the_test_split(tmp_path):
     common = ["--plugin", str(plugin), "--task", "guarded-affect", "--model", "mlp", "--workers", "1", *TINY]
     r = runner.invoke(app, ["tune", "--trials", "2", "--results", str(tmp_path / "tune"), *common])
     assert r.exit_code == 0, r.output
-    assert {rec["status"] for _, rec in iter_records(tmp_path / "tune")} == {"completed"}
+    assert {rec["status"] for _, rec in record_files(tmp_path / "tune")} == {"completed"}
     # the guard bites: an ordinary run does read the test split, and fails on it
     r = runner.invoke(app, ["sweep", "--results", str(tmp_path / "run"), *common])
     assert r.exit_code == 1 and "test split read" in r.output

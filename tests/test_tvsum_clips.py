@@ -8,7 +8,7 @@ from helpers import has_row
 from typer.testing import CliRunner
 
 from benchmark.cli import app
-from benchmark.interfaces import TaskDataError
+from benchmark.api import TaskDataError
 from tasks import vsumm
 from tasks.tvsum_clips import TVSumClips, TVSumClipsOptions, kts_shots
 
@@ -101,6 +101,7 @@ def test_cli_run_and_table_on_fixture(tmp_path):
     assert "human *(reference)*" in t.output and "random *(reference)*" in t.output and has_row(t.output, "lstm [epochs=2]")
 
 
+@pytest.mark.slow
 def test_real_tvsum_reproduces_otani_human_and_random(shared_data):
     task = TVSumClips(TVSumClipsOptions(), shared_data / "tvsum")
     data = task.load()
@@ -124,6 +125,7 @@ def test_real_tvsum_reproduces_otani_human_and_random(shared_data):
     assert abs(ramp[1] - ramp[-1]) < 0.02 and constant < human["fscore"]
 
 
+@pytest.mark.slow
 def test_frame_level_rank_correlation_holds_clips_over_their_frames(tmp_path):
     root = write_fixture(tmp_path / "tvsum", n_videos=8)
     anno = json.loads((root / "tvsum_anno.json").read_text())
@@ -153,6 +155,7 @@ def test_frame_level_rank_correlation_holds_clips_over_their_frames(tmp_path):
         TVSumClips(TVSumClipsOptions(rank="frames"), tmp_path).load()
 
 
+@pytest.mark.slow
 def test_real_tvsum_frame_level_human_row(shared_data):
     task = TVSumClips(TVSumClipsOptions(rank="frames"), shared_data / "tvsum")
     data = task.load()

@@ -25,10 +25,10 @@ def rss_mib() -> float:
 def main(model_name: str, steps: int, batch: int = 8, features: int = 56) -> dict:
     import torch
 
-    from benchmark.episodes import Episode, TaskSpec
-    from benchmark.interfaces import NullLog, TrainBudget
-    from benchmark.runner import model_registry
-    from benchmark.selection import Selector
+    from benchmark.api import Episode, TaskSpec
+    from benchmark.api import NullLog, TrainBudget
+    from benchmark.harness.registry import model_registry
+    from benchmark.api import Selector
 
     torch.set_num_threads(1)
     rng = np.random.default_rng(0)

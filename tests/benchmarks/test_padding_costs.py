@@ -14,7 +14,7 @@ from baselines.lstm import LSTMModel, LSTMOptions
 from baselines.mlp import MLPModel
 from baselines.sequence_regressor import SequenceRegressorOptions
 from baselines.transformer import TransformerModel, TransformerOptions
-from benchmark.episodes import Episode, TaskSpec
+from benchmark.api import Episode, TaskSpec
 
 # clip counts of 16 TVSum videos drawn at random (seeded) from the release
 LENGTHS = (323, 222, 202, 161, 138, 134, 130, 116, 99, 83, 78, 77, 76, 69, 52, 49)

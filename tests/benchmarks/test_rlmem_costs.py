@@ -45,7 +45,7 @@ def test_training_memory_is_flat_in_sequence_length(benchmark):
 
 def tvsum_shaped(seed: int = 0):
     """50 sequences of 49 to 323 steps with 4,096 features (I3D rgb + flow, PANN audio), as in TVSum."""
-    from benchmark.episodes import Episode, TaskSpec
+    from benchmark.api import Episode, TaskSpec
 
     rng = np.random.default_rng(seed)
     dims = {"rgb": 1024, "flow": 1024, "audio": 2048}
@@ -57,9 +57,9 @@ def tvsum_shaped(seed: int = 0):
 
 
 def one_epoch(model_name: str, episodes, spec) -> float:
-    from benchmark.interfaces import NullLog, TrainBudget
-    from benchmark.runner import model_registry
-    from benchmark.selection import Selector
+    from benchmark.api import NullLog, TrainBudget
+    from benchmark.harness.registry import model_registry
+    from benchmark.api import Selector
 
     cls = model_registry().get(model_name)
     model = cls(cls.Options(), spec, seed=0)

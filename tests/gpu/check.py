@@ -40,7 +40,7 @@ def sync(device) -> None:
 
 
 def episodes(n: int, steps: int, seed: int = 0):
-    from benchmark.episodes import Episode, TaskSpec
+    from benchmark.api import Episode, TaskSpec
 
     rng = np.random.default_rng(seed)
     dims = {"audio": 8, "face": 8, "scene": 8}  # 24 features
@@ -52,7 +52,8 @@ def episodes(n: int, steps: int, seed: int = 0):
 def step_equivalence(device, quick: bool) -> None:
     import torch
 
-    from rlmem.model import RLMemModel, RLMemOptions
+    from rlmem.model import RLMemModel
+    from rlmem.options import RLMemOptions
 
     for batch in (8, 64):
         eps, spec = episodes(1, 8)
@@ -90,7 +91,8 @@ def step_equivalence(device, quick: bool) -> None:
 def ddpg_update(device) -> None:
     import torch
 
-    from rlmem.model import RLMemModel, RLMemOptions
+    from rlmem.model import RLMemModel
+    from rlmem.options import RLMemOptions
     from rlmem.replay import TrajectoryReplay
 
     eps, spec = episodes(1, 8)
@@ -115,9 +117,9 @@ def ddpg_update(device) -> None:
 def epoch(device, model_name: str, steps: int) -> None:
     import torch
 
-    from benchmark.interfaces import NullLog, TrainBudget
-    from benchmark.runner import model_registry
-    from benchmark.selection import Selector
+    from benchmark.api import NullLog, TrainBudget
+    from benchmark.harness.registry import model_registry
+    from benchmark.api import Selector
 
     train, spec = episodes(8, steps)
     val, _ = episodes(1, 64, seed=1)
@@ -141,9 +143,9 @@ def epoch(device, model_name: str, steps: int) -> None:
 
 
 def determinism(device) -> None:
-    from benchmark.interfaces import NullLog, TrainBudget
-    from benchmark.runner import model_registry
-    from benchmark.selection import Selector
+    from benchmark.api import NullLog, TrainBudget
+    from benchmark.harness.registry import model_registry
+    from benchmark.api import Selector
 
     train, spec = episodes(8, 256)
     val, _ = episodes(2, 256, seed=1)
@@ -151,7 +153,7 @@ def determinism(device) -> None:
         cls = model_registry().get(name)
         predictions = []
         for _ in range(2):
-            from benchmark.seeding import seed_everything
+            from benchmark.harness.seeding import seed_everything
 
             seed_everything(0)
             model = cls(cls.Options(batch_size=8, device=str(device)), spec, seed=0)

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterator
 
-from benchmark.episodes import file_sha256
+from benchmark.api import file_sha256
 
-SOURCES_PATH = Path(__file__).parent / "data" / "sources.json"
+SOURCES_PATH = Path(__file__).parents[1] / "data" / "sources.json"
 
 
 class DownloadError(RuntimeError):

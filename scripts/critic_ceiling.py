@@ -10,7 +10,7 @@ over all steps, the top tenth by |dG/da|, and the cue steps (where the hidden st
 dV/da is one function of those inputs, so these cosines estimate its ceiling. "+ future targets" adds the
 K targets ahead, which no critic sees, to show where the unpredictable part comes from.
 
-    PYTHONPATH=. python results/studies/critic_ceiling.py > results/studies/critic_ceiling.jsonl
+    PYTHONPATH=. python scripts/critic_ceiling.py > results/studies/critic_ceiling.jsonl
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ import subprocess
 
 import torch
 
-from benchmark.interfaces import NullLog, TrainBudget
-from benchmark.selection import Selector
+from benchmark.api import NullLog, Selector, TrainBudget
 from rlmem.diagnostics import cosine, k_step_return_gradient, ridge_predictions, top_share
-from rlmem.model import MemNetBPTTModel, MemoryNetOptions, RLMemModel, RLMemOptions
+from rlmem.model import MemNetBPTTModel, RLMemModel
+from rlmem.options import MemoryNetOptions, RLMemOptions
 from tasks.synthetic import SynthAffect, SynthAffectOptions
 
 COMMIT = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()

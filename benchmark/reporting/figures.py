@@ -9,7 +9,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from benchmark.leaderboard import record_label, task_setting
+from benchmark.harness.record import Record
+from benchmark.reporting.leaderboard import task_setting
 
 
 def _plt():
@@ -48,7 +49,7 @@ class Horizon:
         return f"{lag:,}" if length in (None, usual) else f"{lag:,}\n(length {length:,})"
 
 
-def horizon_points(records: Iterable[dict], task: str = "synth-affect") -> Horizon:
+def horizon_points(records: Iterable[Record], task: str = "synth-affect") -> Horizon:
     """For ``memory_horizon``: the one group of records (task version and options other than the lag and the
     sequence length) that spans the most lags, models seen at two lags or more. Where one lag was run at
     more than one length, the length with the most records stands for it."""
@@ -56,15 +57,15 @@ def horizon_points(records: Iterable[dict], task: str = "synth-affect") -> Horiz
         defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
     main = None
     for r in records:
-        if r["status"] != "completed" or r["task"]["name"] != task:
+        if not r.completed or r.task.name != task:
             continue
-        options = ((r.get("config") or {}).get("task") or {}).get("options") or {}
+        options = (r.config.get("task") or {}).get("options") or {}
         if options.get("lag") is None:
             continue
-        main = r["task"]["main_score"]
-        setting = task_setting(r["task"], ignore=("lag", "length"))
+        main = r.task.main_score
+        setting = task_setting(r.task, ignore=("lag", "length"))
         at = (int(options["lag"]), options.get("length"))
-        settings[setting][at][record_label(r)].append(r["scores"]["test"][main])
+        settings[setting][at][r.label].append(r.scores["test"][main])
     if not settings:
         return Horizon({}, {}, "", "")
     chosen = max(settings, key=lambda k: (len({lag for lag, _ in settings[k]}),
@@ -83,7 +84,7 @@ def horizon_points(records: Iterable[dict], task: str = "synth-affect") -> Horiz
     return Horizon(points, lengths, chosen[1], main)
 
 
-def memory_horizon(records: Iterable[dict], out: Path, task: str = "synth-affect") -> list[Path]:
+def memory_horizon(records: Iterable[Record], out: Path, task: str = "synth-affect") -> list[Path]:
     """Test main score against the dependency lag, one line per model (mean over seeds, ± std). Records
     are grouped by their task version and options other than the lag and the length; the group that spans
     the most lags is drawn, so studies at other sizes or task versions in the same folder do not mix into it.
@@ -113,8 +114,9 @@ def memory_horizon(records: Iterable[dict], out: Path, task: str = "synth-affect
     return _save(fig, out, f"memory_horizon_{task}")
 
 
-def training_curves(records: Sequence[dict], out: Path, name: str, title: str) -> list[Path]:
-    """The validation score against optimizer updates, one line per model label (mean over the seeds and
+def training_curves(records: Sequence[tuple[str, Record]], out: Path, name: str, title: str) -> list[Path]:
+    """The validation score against optimizer updates, one line per label (records come with the label of the
+    line they belong to; each line the mean over the seeds and
     folds that reached each evaluation), with the checkpoint each run selected marked and runs that ended
     still improving drawn hollow: what the selected scores alone hide (a policy that got worse, a model
     stopped by the cap)."""
@@ -122,20 +124,18 @@ def training_curves(records: Sequence[dict], out: Path, name: str, title: str) -
     critic: dict[str, dict[int, list[tuple[float, float]]]] = defaultdict(lambda: defaultdict(list))
     chosen: dict[str, list[tuple[int, bool]]] = defaultdict(list)
     key = None
-    for r in records:
-        if r["status"] != "completed" or not r.get("history"):
+    for label, r in records:
+        if not r.completed or not r.history:
             continue
-        key = next((k for k in r["history"][0] if k.startswith("val_")), None)
-        if key is None or "update" not in r["history"][0]:
+        key = next((k for k in r.history[0] if k.startswith("val_")), None)
+        if key is None or "update" not in r.history[0]:
             continue
-        label = r["model"]["name"]
-        for row in r["history"]:
+        for row in r.history:
             curves[label][int(row["update"])].append(row[key])
             if "critic_cos" in row:
                 critic[label][int(row["update"])].append((row["critic_cos"], row["critic_cos_top"]))
-        selection = r.get("selection") or {}
-        if selection.get("update"):
-            chosen[label].append((int(selection["update"]), selection.get("convergence") == "still-improving"))
+        if r.selection is not None and r.selection.update:
+            chosen[label].append((int(r.selection.update), r.still_improving))
     if not curves:
         return []
     plt = _plt()
@@ -154,7 +154,7 @@ def training_curves(records: Sequence[dict], out: Path, name: str, title: str) -
             if j < len(xs):
                 ax.plot(xs[j], mean[j], marker="o", markersize=5, color=line.get_color(),
                         markerfacecolor="none" if unfinished else line.get_color())
-    higher = any((r.get("selection") or {}).get("higher_is_better") for r in records)
+    higher = any(r.selection is not None and r.selection.higher_is_better for _, r in records)
     if not higher and all(v > 0 for by_update in curves.values() for vs in by_update.values() for v in vs):
         _log_errors(ax)
     ax.set_xlabel("optimizer updates")
@@ -215,10 +215,10 @@ def _plain_log_ticks(axis) -> None:
     axis.set_minor_formatter(FuncFormatter(minor))
 
 
-def memory_trace(record: dict, out: Path) -> list[Path]:
+def memory_trace(record: Record, out: Path) -> list[Path]:
     """From a record made with ``record_memory=true``: predicted vs true targets along the sequence, the
     memory slots over time, and each slot's correlation with the first target (valence)."""
-    trace = (record.get("diagnostics") or {}).get("memory_trace")
+    trace = record.diagnostics.get("memory_trace")
     if not trace:
         return []
     slots = np.asarray(trace["slot_mean"])  # [S, N]
@@ -228,7 +228,7 @@ def memory_trace(record: dict, out: Path) -> list[Path]:
     plt = _plt()
     fig, axes = plt.subplots(3, 1, figsize=(8, 8), gridspec_kw={"height_ratios": [2, 2, 1.2]})
     names = ("valence", "arousal")
-    task, model = record["task"]["name"], record["model"]["name"]
+    task, model = record.task.name, record.model.name
     for j in range(targets.shape[1]):
         axes[0].plot(targets[:, j], label=f"true {names[j] if j < 2 else j}", lw=1)
         axes[0].plot(preds[:, j], label=f"predicted {names[j] if j < 2 else j}", lw=1, ls="--")
@@ -246,19 +246,19 @@ def memory_trace(record: dict, out: Path) -> list[Path]:
     axes[2].set_xlabel("memory slot")
     axes[2].set_ylabel("corr. with valence")
     fig.tight_layout()
-    return _save(fig, out, f"memory_trace_{record['task']['name']}_{record['model']['name']}_seed{record['seed']}")
+    return _save(fig, out, f"memory_trace_{task}_{model}_seed{record.seed}")
 
 
-def prediction_trace(record: dict, out: Path) -> list[Path]:
+def prediction_trace(record: Record, out: Path) -> list[Path]:
     """From a record made with ``--trace``: predictions against the truth along one test sequence. For
     summarization, predicted importance against the annotators' (mean and quartiles, rescaled to [0, 1])."""
-    trace = record.get("trace")
+    trace = record.trace
     if not trace:
         return []
     preds, targets = np.asarray(trace["predictions"]), np.asarray(trace["targets"])
     plt = _plt()
     fig, ax = plt.subplots(figsize=(8, 3.5))
-    name = f"{record['model']['name']} on {record['task']['name']}, sequence {trace['sequence']}"
+    name = f"{record.model.name} on {record.task.name}, sequence {trace['sequence']}"
     if "user_scores" in trace:
         users = np.asarray(trace["user_scores"])
         lo, hi = users.min(), users.max()
@@ -283,19 +283,18 @@ def prediction_trace(record: dict, out: Path) -> list[Path]:
     ax.set_xlabel("step")
     ax.set_title(name)
     ax.legend(fontsize=7, ncol=2)
-    return _save(fig, out, f"{stem}_{record['task']['name']}_{record['model']['name']}_seed{record['seed']}")
+    return _save(fig, out, f"{stem}_{record.task.name}_{record.model.name}_seed{record.seed}")
 
 
-def validation_curves(records: Sequence[dict], out: Path) -> list[Path]:
+def validation_curves(records: Sequence[Record], out: Path) -> list[Path]:
     """One figure per task setting (task, overrides and version, as the tables group them): every trained
     model's validation curve, so a reader sees whether a comparison is between models that had finished
     learning."""
-    settings: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    settings: dict[tuple[str, str], list[tuple[str, Record]]] = defaultdict(list)
     for r in records:
         # per-epoch records of the earlier budget have no update axis: they draw nothing, name nothing
-        if r.get("status") == "completed" and r.get("history") and "update" in r["history"][0] \
-                and r.get("purpose", "run") == "run":
-            settings[task_setting(r["task"])].append({**r, "model": {**r["model"], "name": record_label(r)}})
+        if r.completed and r.history and "update" in r.history[0] and r.is_run:
+            settings[task_setting(r.task)].append((r.label, r))
     versions = Counter(label for label, _ in settings)  # task versions per label in this folder
     written = []
     for (label, version), recs in sorted(settings.items()):
@@ -306,8 +305,8 @@ def validation_curves(records: Sequence[dict], out: Path) -> list[Path]:
     return written
 
 
-def all_figures(records: Sequence[dict], out: Path) -> list[Path]:
-    records = [r for r in records if r.get("purpose", "run") == "run"]  # tuning trials hold no test scores
+def all_figures(records: Sequence[Record], out: Path) -> list[Path]:
+    records = [r for r in records if r.is_run]  # tuning trials hold no test scores
     written = memory_horizon(records, out) + validation_curves(records, out)
     for r in records:
         written += memory_trace(r, out) + prediction_trace(r, out)

@@ -17,6 +17,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
+from benchmark.harness.record import Record, TaskInfo, model_label
+
 
 @dataclass
 class Row:
@@ -49,7 +51,7 @@ class Board:
     failed: list[str] = field(default_factory=list)
     tuning: list[str] = field(default_factory=list)  # how the tuned rows were tuned
     left_out: int = 0  # still-improving cells left out (--converged-only)
-    n_folds: int = 1  # the task's folds (or, where records do not say, the most any seed of a row covers)
+    n_folds: int = 1  # the task's folds
 
     @property
     def title(self) -> str:
@@ -80,7 +82,6 @@ class Board:
 STILL_IMPROVING_MARK = "↗"
 DIRTY_MARK = "‡"
 PARTIAL_MARK = "◐"
-TUNED_SUFFIX = " (tuned)"
 
 
 def tuning_caption(tuned: dict, task_overrides: dict[str, Any] | None = None) -> str:
@@ -97,75 +98,60 @@ def tuning_caption(tuned: dict, task_overrides: dict[str, Any] | None = None) ->
             f"(seeds {seeds}, folds {folds}; {tuned['method']})")
 
 
-def model_label(name: str, overrides: dict[str, Any]) -> str:
-    if not overrides:
-        return name
-    return f"{name} [{', '.join(f'{k}={v}' for k, v in sorted(overrides.items()))}]"
-
-
-def task_setting(task: dict[str, Any], ignore: Sequence[str] = ()) -> tuple[str, str]:
+def task_setting(task: TaskInfo, ignore: Sequence[str] = ()) -> tuple[str, str]:
     """The key under which tables and figures put records side by side: the task with its overrides (less
     ``ignore``, e.g. the lag a figure spreads along its axis) and its version, since another version's
     defaults are other data."""
-    overrides = {k: v for k, v in (task.get("overrides") or {}).items() if k not in ignore}
-    return model_label(task["name"], overrides), task["version"]
+    overrides = {k: v for k, v in task.overrides.items() if k not in ignore}
+    return model_label(task.name, overrides), task.version
 
 
-def still_improving(record: dict[str, Any]) -> bool:
-    return (record.get("selection") or {}).get("convergence") == "still-improving"
-
-
-def build_boards(records: Iterable[dict[str, Any]], split: str = "test", tasks: Sequence[str] = (),
+def build_boards(records: Iterable[Record], split: str = "test", tasks: Sequence[str] = (),
                  converged_only: bool = False) -> list[Board]:
-    groups: dict[tuple, dict[tuple, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    groups: dict[tuple, dict[tuple, list[Record]]] = defaultdict(lambda: defaultdict(list))
     failed: dict[tuple, list[str]] = defaultdict(list)
-    task_meta: dict[tuple, dict] = {}
+    task_meta: dict[tuple, TaskInfo] = {}
     left_out: dict[tuple, int] = defaultdict(int)
-    for rec in _latest_per_cell(r for r in records if r.get("purpose", "run") == "run"):
-        t = rec["task"]
-        if tasks and t["name"] not in tasks:
+    for rec in _latest_per_cell(r for r in records if r.is_run):
+        t = rec.task
+        if tasks and t.name not in tasks:
             continue
         task_key = task_setting(t)
         task_meta.setdefault(task_key, t)
-        label = record_label(rec)
-        model_key = (label, rec["model"]["reference"])
-        if converged_only and rec["status"] == "completed" and still_improving(rec):
+        model_key = (rec.label, rec.model.reference)
+        if converged_only and rec.completed and rec.still_improving:
             left_out[task_key] += 1
-        elif rec["status"] == "completed":
+        elif rec.completed:
             groups[task_key][model_key].append(rec)
         else:
-            failed[task_key].append(f"{model_key[0]} seed {rec['seed']} fold {t['fold']}: "
-                                    f"{(rec.get('error') or {}).get('message', rec['status'])}")
+            failed[task_key].append(f"{model_key[0]} seed {rec.seed} fold {t.fold}: {rec.error_message or rec.status}")
     boards = []
     for task_key in sorted(set(groups) | set(failed)):
         t = task_meta[task_key]
         # a metric some records lack (a variant that does not compute it) is left out rather than half-filled
-        scored = [r["scores"][split] for recs in groups[task_key].values() for r in recs]
-        metrics = [m for m in t["leaderboard_metrics"] if all(m in s for s in scored)]
-        hib = {m: bool(t["higher_is_better"][m]) for m in metrics}
+        scored = [r.scores[split] for recs in groups[task_key].values() for r in recs]
+        metrics = [m for m in t.leaderboard_metrics if all(m in s for s in scored)]
+        hib = {m: bool(t.higher_is_better[m]) for m in metrics}
         board = Board(task_key[0], task_key[1], split, metrics, hib, failed=sorted(failed[task_key]),
-                      left_out=left_out[task_key])
+                      left_out=left_out[task_key], n_folds=t.n_folds)
         covered: dict[tuple, dict[int, set[int]]] = defaultdict(lambda: defaultdict(set))  # row -> seed -> folds
         for model_key, recs in groups[task_key].items():
             for r in recs:
-                covered[model_key][r["seed"]].add(r["task"]["fold"])
-        board.n_folds = int(t.get("n_folds") or max((len(f) for c in covered.values() for f in c.values()), default=1))
-        board.tuning = sorted({tuning_caption(r["model"]["tuned"], r["task"].get("overrides") or {})
-                               for recs in groups[task_key].values()
-                               for r in recs if r["model"].get("tuned")})
+                covered[model_key][r.seed].add(r.task.fold)
+        board.tuning = sorted({tuning_caption(r.model.tuned, r.task.overrides)
+                               for recs in groups[task_key].values() for r in recs if r.model.tuned})
         for (model, reference), recs in groups[task_key].items():
             per_seed_folds = covered[(model, reference)]
             per_seed: dict[int, list[dict]] = defaultdict(list)
             for r in recs:
-                per_seed[r["seed"]].append(r["scores"][split])
+                per_seed[r.seed].append(r.scores[split])
             stats = {}
             for m in metrics:
                 seed_means = [sum(s[m] for s in folds) / len(folds) for folds in per_seed.values()]
                 stats[m] = mean_std(seed_means)
             n_folds = sum(len(v) for v in per_seed.values()) / len(per_seed)
-            board.rows.append(Row(model, reference, len(per_seed), n_folds, stats, recs[0]["model"].get("n_parameters"),
-                                  len(recs), sum(still_improving(r) for r in recs),
-                                  sum(bool((r.get("provenance") or {}).get("git_dirty")) for r in recs),
+            board.rows.append(Row(model, reference, len(per_seed), n_folds, stats, recs[0].model.n_parameters,
+                                  len(recs), sum(r.still_improving for r in recs), sum(r.dirty for r in recs),
                                   tuple(sorted(set().union(*per_seed_folds.values()))),
                                   any(len(f) < board.n_folds for f in per_seed_folds.values())))
         main = metrics[0]
@@ -175,27 +161,16 @@ def build_boards(records: Iterable[dict[str, Any]], split: str = "test", tasks: 
     return boards
 
 
-def record_label(rec: dict[str, Any]) -> str:
-    """The row a record belongs to: model, its overrides, whether it was tuned, and a leaky selection."""
-    label = model_label(rec["model"]["name"], rec["model"].get("overrides") or {})
-    if rec["model"].get("tuned"):
-        label += TUNED_SUFFIX
-    if (rec.get("selection") or {}).get("leaky"):
-        label += " ⚠ LEAKY: epoch chosen on test"
-    return label
-
-
-def _latest_per_cell(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+def _latest_per_cell(records: Iterable[Record]) -> list[Record]:
     """One record per (task, model label, seed, fold, split of folds): when a cell was run again under a
     changed config (a new rlbench version, say), the newest record stands and the older one is ignored,
     so no cell is counted twice."""
-    latest: dict[tuple, dict] = {}
+    latest: dict[tuple, Record] = {}
     for rec in records:
-        t = rec["task"]
-        key = (t["name"], t["version"], json.dumps(t.get("overrides") or {}, sort_keys=True), record_label(rec),
-               rec["seed"], t["fold"], t.get("split_sha256"))
-        started = (rec.get("provenance") or {}).get("started_at") or ""
-        if key not in latest or started >= ((latest[key].get("provenance") or {}).get("started_at") or ""):
+        t = rec.task
+        key = (t.name, t.version, json.dumps(t.overrides, sort_keys=True), rec.label, rec.seed, t.fold,
+               t.split_sha256)
+        if key not in latest or rec.provenance.started_at >= latest[key].provenance.started_at:
             latest[key] = rec
     return list(latest.values())
 

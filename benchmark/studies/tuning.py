@@ -20,9 +20,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from benchmark.config import ConfigError
-from benchmark.records import load_record, write_json
-from benchmark.runner import Reporter, RunError, RunRequest, _model_class, _task_class
+from benchmark.harness.config import ConfigError
+from benchmark.harness.execution import Reporter, execute
+from benchmark.harness.executors import Execution
+from benchmark.harness.plan import RunError, RunRequest
+from benchmark.harness.record import Record
+from benchmark.harness.registry import model_class, task_class
+from benchmark.harness.store import write_json
 
 PRESET_SCHEMA = 1
 KINDS = ("log-uniform", "uniform", "int-uniform", "choice")
@@ -30,7 +34,7 @@ KINDS = ("log-uniform", "uniform", "int-uniform", "choice")
 
 def search_space(model: str) -> dict[str, tuple]:
     """The model's declared space, checked against its options."""
-    cls = _model_class(model)
+    cls = model_class(model)
     space = dict(getattr(cls.Options, "SEARCH_SPACE", {}) or {})
     if cls.reference or not space:
         raise ConfigError(f"model {model!r} declares no search space (SEARCH_SPACE on its options): nothing to tune")
@@ -89,12 +93,9 @@ def preset_path(results: Path, task: str, model: str) -> Path:
     return Path(results) / task / "tuned" / f"{model}.json"
 
 
-def tune(request: RunRequest, trials: int, seed: int = 0, executor: str = "local", workers: int | None = None,
-         address: str | None = None, plugins: Sequence[str] = (), reporter: Reporter | None = None,
-         presets: Path | None = None, threads: int | None = 1) -> list[Path]:
+def tune(request: RunRequest, trials: int, seed: int = 0, execution: Execution = Execution("local"),
+         reporter: Reporter | None = None, presets: Path | None = None) -> list[Path]:
     """Run ``trials`` trials per (task, model) as one sweep and write one preset per pair; returns their paths."""
-    from benchmark.sweep import sweep
-
     if request.tuned:
         raise ConfigError("--tuned cannot be combined with tuning: the search starts from each model's defaults")
     spaces = {m: search_space(m) for m in request.models}
@@ -102,7 +103,7 @@ def tune(request: RunRequest, trials: int, seed: int = 0, executor: str = "local
     requests = [replace(request, tasks=[t], models=[m], overrides=(*request.overrides, *trial_overrides(p)),
                         tuning=True, trace=False)
                 for t in request.tasks for m, params in drawn.items() for p in params]
-    outcomes = sweep(requests, (), executor, workers, address, plugins, reporter, threads)
+    outcomes = execute(requests, execution, reporter)
     by_pair: dict[tuple[str, str], list] = defaultdict(list)
     for o in outcomes:
         by_pair[(o.task, o.model)].append(o)
@@ -119,15 +120,15 @@ def tune(request: RunRequest, trials: int, seed: int = 0, executor: str = "local
 def build_preset(request: RunRequest, task: str, model: str, space: Mapping[str, tuple],
                  params: list[dict[str, Any]], outcomes: list, seed: int) -> dict[str, Any]:
     """The preset of one (task, model): every trial with its validation score, and the best one."""
-    cells = [(o.path, load_record(o.path)) for o in outcomes]
-    meta = _task_class(task).metadata
+    cells = [(o.path, Record.load(o.path)) for o in outcomes]
+    meta = task_class(task).metadata
     higher = meta.is_higher_better(meta.main_score)
     rows = []
     for i, trial in enumerate(params):
         mine = [(path, r) for path, r in cells
-                if all(r["config"]["model"]["options"].get(k) == v for k, v in trial.items())]
-        done = [r for _, r in mine if r["status"] == "completed"]
-        scores = [r["scores"]["val"][meta.main_score] for r in done]
+                if all(r.config["model"]["options"].get(k) == v for k, v in trial.items())]
+        done = [r for _, r in mine if r.completed]
+        scores = [r.scores["val"][meta.main_score] for r in done]
         complete = bool(mine) and len(done) == len(mine) and all(math.isfinite(s) for s in scores)
         rows.append({
             "trial": i,
@@ -135,7 +136,7 @@ def build_preset(request: RunRequest, task: str, model: str, space: Mapping[str,
             "val_score": sum(scores) / len(scores) if complete else None,
             "cells": len(mine),
             "failed": len(mine) - len(done),
-            "still_improving": sum((r.get("selection") or {}).get("convergence") == "still-improving" for r in done),
+            "still_improving": sum(r.still_improving for r in done),
             "records": sorted(str(Path(path).relative_to(request.results)) for path, _ in mine),
         })
     scored = [r for r in rows if r["val_score"] is not None]
@@ -144,13 +145,13 @@ def build_preset(request: RunRequest, task: str, model: str, space: Mapping[str,
                        f"{Path(request.results) / 'tuning' / task}")
     sign = -1 if higher else 1
     best = min(scored, key=lambda r: (sign * r["val_score"], r["trial"]))  # ties: the earlier trial
-    first = next(r for _, r in cells if r["status"] == "completed")
+    first = next(r for _, r in cells if r.completed)
     return {
         "schema": PRESET_SCHEMA,
         "task": task,
-        "task_overrides": first["task"]["overrides"],
-        "data_sha256": first["task"]["data_sha256"],
-        "split_sha256": first["task"]["split_sha256"],
+        "task_overrides": first.task.overrides,
+        "data_sha256": first.task.data_sha256,
+        "split_sha256": first.task.split_sha256,
         "model": model,
         "metric": f"val.{meta.main_score}",
         "higher_is_better": higher,
@@ -158,13 +159,13 @@ def build_preset(request: RunRequest, task: str, model: str, space: Mapping[str,
         "sampler_seed": seed,
         "n_trials": len(params),
         "seeds": list(request.seeds),
-        "folds": sorted({r["task"]["fold"] for _, r in cells}),
-        "budget": first["config"]["train"],
+        "folds": sorted({r.task.fold for _, r in cells}),
+        "budget": first.config["train"],
         "space": {k: list(v) for k, v in space.items()},
         "trials": rows,
         "best": {"trial": best["trial"], "params": best["params"], "val_score": best["val_score"]},
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "provenance": {k: first["provenance"].get(k) for k in ("rlbench_version", "git_commit", "git_dirty")},
+        "provenance": {k: getattr(first.provenance, k) for k in ("rlbench_version", "git_commit", "git_dirty")},
     }
 
 
@@ -174,7 +175,7 @@ def load_presets(results: Path, tasks: Sequence[str], models: Sequence[str]) -> 
     out = {}
     for task in tasks:
         for model in models:
-            if _model_class(model).reference:
+            if model_class(model).reference:
                 continue
             path = preset_path(results, task, model)
             if not path.is_file():

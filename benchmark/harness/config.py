@@ -15,7 +15,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from benchmark.interfaces import TrainBudget
+from benchmark.api import TrainBudget
 
 SCOPES = ("train", "task", "model")
 

@@ -1,18 +1,18 @@
 """``rlbench paper``: the paper-style tables, as pure functions of the records plus the published numbers
-in ``benchmark/data/reported.json``. Reported rows are always a separate block, marked with their source;
+in ``benchmark/data/reported.json`` (``reported``). Reported rows are always a separate block, marked with their source;
 a table with no records on this machine says so and gives the command that would fill it."""
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from benchmark.leaderboard import Board, build_boards, format_stat, latex_escape, latex_marks
+from benchmark.harness.record import Record
+from benchmark.reporting.leaderboard import Board, build_boards, format_stat, latex_escape, latex_marks
+from benchmark.reporting.reported import reported_numbers
 
 
 @dataclass(frozen=True)
@@ -42,16 +42,12 @@ TABLES = (
 )
 
 
-def reported_numbers() -> dict[str, Any]:
-    return json.loads(resources.files("benchmark").joinpath("data/reported.json").read_text())
-
-
-def _measured(records: Sequence[dict], table: PaperTable, converged_only: bool = False) -> list[Board]:
+def _measured(records: Sequence[Record], table: PaperTable, converged_only: bool = False) -> list[Board]:
     boards = build_boards(records, "test", table.tasks, converged_only)
     return [b for b in boards if any(m in b.metrics for m in table.metrics)]
 
 
-def render_table_md(table: PaperTable, records: Sequence[dict], reported: dict[str, Any],
+def render_table_md(table: PaperTable, records: Sequence[Record], reported: dict[str, Any],
                     converged_only: bool = False) -> str:
     out = [f"## {table.title}", ""]
     boards = _measured(records, table, converged_only)
@@ -92,7 +88,7 @@ def render_table_md(table: PaperTable, records: Sequence[dict], reported: dict[s
     return "\n".join(out)
 
 
-def render_table_csv(table: PaperTable, records: Sequence[dict], reported: dict[str, Any],
+def render_table_csv(table: PaperTable, records: Sequence[Record], reported: dict[str, Any],
                      converged_only: bool = False) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -112,7 +108,7 @@ def render_table_csv(table: PaperTable, records: Sequence[dict], reported: dict[
     return buf.getvalue()
 
 
-def render_table_tex(table: PaperTable, records: Sequence[dict], reported: dict[str, Any],
+def render_table_tex(table: PaperTable, records: Sequence[Record], reported: dict[str, Any],
                      converged_only: bool = False) -> str:
     out = [f"% {table.title}: measured rows from this repository's records; reported rows quoted with sources"]
     for b in _measured(records, table, converged_only):
@@ -136,7 +132,7 @@ def render_table_tex(table: PaperTable, records: Sequence[dict], reported: dict[
     return "\n".join(out)
 
 
-def write_paper(records: Iterable[dict], out: Path, ablations: Path | None = None,
+def write_paper(records: Iterable[Record], out: Path, ablations: Path | None = None,
                 converged_only: bool = False) -> list[Path]:
     records = list(records)
     reported = reported_numbers()
@@ -159,7 +155,7 @@ def write_paper(records: Iterable[dict], out: Path, ablations: Path | None = Non
     else:
         sections += ["No ablation reports yet. Fill with, e.g.:", "",
                      "    rlbench ablate memory-size --task synth-affect --seeds 0..2", ""]
-    from benchmark.figures import all_figures
+    from benchmark.reporting.figures import all_figures
 
     figures = all_figures(records, out / "figures")
     sections.append("## Figures\n")

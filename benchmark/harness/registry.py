@@ -1,7 +1,8 @@
-"""Name -> object registries for models and tasks, lazy and plugin-friendly.
+"""Name -> object registries for models and tasks, lazy and plugin-friendly, and the two of this process.
 
-Entries are "module:attr" strings (built-ins) or entry points (plugins); nothing is imported until an
-entry is asked for, so listing and ``--help`` stay instant and never pull in torch.
+Entries are "module:attr" strings (built-ins, ``benchmark.harness.builtins``) or entry points (plugins);
+nothing is imported until an entry is asked for, so listing and ``--help`` stay instant and never pull in
+torch. ``model_class``/``task_class`` check that an entry is a ``Model``/``Task`` subclass.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import sys
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
+
+from benchmark.harness.builtins import MODELS, TASKS
 
 BUILTIN = "built-in"
 
@@ -151,3 +154,54 @@ def import_plugin(spec: str) -> Any:
         return importlib.import_module(spec)
     except Exception as exc:
         raise RegistryError(f"--plugin {spec} failed to import: {type(exc).__name__}: {exc}") from exc
+
+
+_REGISTRIES: dict[str, Registry] = {}
+
+
+def model_registry() -> Registry:
+    if "models" not in _REGISTRIES:
+        _REGISTRIES["models"] = Registry("model", "rlbench.models", MODELS)
+    return _REGISTRIES["models"]
+
+
+def task_registry() -> Registry:
+    if "tasks" not in _REGISTRIES:
+        _REGISTRIES["tasks"] = Registry("task", "rlbench.tasks", TASKS)
+    return _REGISTRIES["tasks"]
+
+
+def model_class(name: str) -> type:
+    from benchmark.api import Model
+
+    obj = model_registry().get(name)
+    if not (isinstance(obj, type) and issubclass(obj, Model)):
+        raise RegistryError(f"model {name!r} resolves to {obj!r}, which is not a benchmark.api.Model subclass")
+    return obj
+
+
+def task_class(name: str) -> type:
+    from benchmark.api import Task
+
+    obj = task_registry().get(name)
+    if not (isinstance(obj, type) and issubclass(obj, Task)):
+        raise RegistryError(f"task {name!r} resolves to {obj!r}, which is not a benchmark.api.Task subclass")
+    return obj
+
+
+def register_plugin_module(module: Any, source: str) -> list[str]:
+    """A ``--plugin`` module registers what it lists in ``RLBENCH_MODELS`` / ``RLBENCH_TASKS``."""
+    added = []
+    for attr, registry in (("RLBENCH_MODELS", model_registry()), ("RLBENCH_TASKS", task_registry())):
+        for name, obj in dict(getattr(module, attr, {})).items():
+            registry.register(name, obj, source)
+            added.append(name)
+    if not added:
+        raise RegistryError(f"{source} defines neither RLBENCH_MODELS nor RLBENCH_TASKS (a dict name -> class)")
+    return added
+
+
+def load_plugins(specs: Sequence[str]) -> None:
+    """Import each ``--plugin`` (a module or a .py file) and register what it defines."""
+    for spec in specs:
+        register_plugin_module(import_plugin(spec), f"--plugin {spec}")

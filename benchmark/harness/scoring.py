@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 from typing import Sequence
 
-from benchmark import config as cfg
-from benchmark.interfaces import TaskDataError, TrainBudget
-from benchmark.runner import _task_class
+from benchmark.api import NoOptions, TaskDataError, TrainBudget
+from benchmark.harness import config as cfg
+from benchmark.harness.registry import task_class
 
 
 def load_predictions(path: Path) -> dict:
@@ -28,9 +28,7 @@ def score_file(task_name: str, path: Path, overrides: Sequence[str], data_root: 
                allow_partial: bool = False) -> tuple[dict, int, int]:
     """Score the sequences named in ``path`` with every metric of the task; returns (scores, n scored, n in
     the task). Predictions must cover every sequence of the task unless ``allow_partial``."""
-    from benchmark.interfaces import NoOptions
-
-    task_cls = _task_class(task_name)
+    task_cls = task_class(task_name)
     resolved = cfg.resolve(cfg.parse_overrides(overrides), task_cls.Options, NoOptions, TrainBudget(),
                            task_name=task_name, model_name="(score)", scopes=("task",))
     task = task_cls(resolved.task_options, data_root)

@@ -1,0 +1,75 @@
+"""The commands that read records only: ``table`` and ``paper``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from benchmark.cli.common import clean_errors, console, folder_of_records, split_names
+from benchmark.cli.options import OUTPUT, RUNS, ConvergedOnly, Out, Results, Tasks
+
+PANEL = "Reports"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("paper", rich_help_panel=PANEL)(clean_errors(paper_cmd))
+    app.command("table", rich_help_panel=PANEL)(clean_errors(table_cmd))
+
+
+def paper_cmd(results: Results = RUNS, out: Out = None, converged_only: ConvergedOnly = False):
+    """Regenerate the paper-style tables (measured rows from records, reported rows with their sources), the
+    figures, and every ablation report in RESULTS/ablations from its manifest."""
+    from benchmark.harness.record import iter_records
+    from benchmark.reporting.ablation_report import read_manifests, write_ablation
+    from benchmark.reporting.paper import write_paper
+
+    folder_of_records(results)
+    ablations = results / "ablations"
+    redrawn = [p for m in read_manifests(ablations) for p in write_ablation(m, results, ablations)[1]] \
+        if ablations.is_dir() else []
+    skipped: list[str] = []
+    written = write_paper((r for _, r in iter_records(results, skipped)), out or results / "paper", ablations,
+                          converged_only)
+    for problem in skipped:
+        typer.echo(f"skipped: {problem}", err=True)
+    typer.echo(written[0].read_text())
+    typer.echo("wrote " + ", ".join(str(p) for p in [*redrawn, *written]))
+
+
+def table_cmd(task: Tasks = [],
+              fmt: Annotated[str, typer.Option("--format", "-f", help="md, csv or latex", rich_help_panel=OUTPUT)] = "md",
+              split: Annotated[str, typer.Option("--split", help="test or val", rich_help_panel=OUTPUT)] = "test",
+              converged_only: ConvergedOnly = False,
+              strict: Annotated[bool, typer.Option("--strict", help="exit with status 1 when a record cannot be read",
+                                                   rich_help_panel=OUTPUT)] = False,
+              results: Results = RUNS, out: Out = None):
+    """Leaderboard from the records: mean ± std over seeds with n, per task. Rows mark cells still improving
+    when training ended (↗) and cells made from uncommitted code (‡). Unreadable records are skipped and
+    listed."""
+    from benchmark.harness.plan import RunError
+    from benchmark.harness.record import iter_records
+    from benchmark.reporting.leaderboard import RENDERERS, build_boards
+
+    if fmt not in RENDERERS:
+        raise RunError(f"--format must be one of {', '.join(RENDERERS)}, got {fmt!r}")
+    if split not in ("test", "val"):
+        raise RunError(f"--split must be 'test' or 'val', got {split!r}")
+    folder_of_records(results)
+    skipped: list[str] = []
+    tasks = split_names(task)
+    boards = build_boards((r for _, r in iter_records(results, skipped)), split, tasks, converged_only)
+    if not boards:
+        raise RunError(f"{results}: no records" + (f" for task(s) {', '.join(tasks)}" if tasks else ""))
+    text = RENDERERS[fmt](boards)
+    if out is not None:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(text)
+        console.print(f"wrote {out}", markup=False)
+    else:
+        typer.echo(text)
+    for problem in skipped:
+        typer.echo(f"skipped: {problem}", err=True)
+    if skipped and strict:
+        raise typer.Exit(1)
