@@ -2,8 +2,8 @@
 ``[B, T, k]`` predictions and is trained on the masked MSE of every step, one batch per optimizer update,
 keeping the checkpoint the validation selector calls best.
 
-A new baseline subclasses ``SequenceRegressor`` and writes ``build_network`` (see README, "Add a
-baseline").
+A new baseline subclasses ``SequenceRegressor`` and writes ``build_network`` (docs/adding-a-model.md
+has a GRU).
 """
 
 from __future__ import annotations

@@ -87,7 +87,7 @@ def _metadata(name: str, reduction: str) -> TaskMetadata:
         },
         citation="Zhang et al., ECCV 2016 (h5 packaging by K. Zhou); protocol: pytorch-vsumm-reinforce vsum_tools",
         data=f"eccv16_dataset_{name}_google_pool5.h5" + (" and ydata-tvsum50-anno.tsv" if name == "tvsum" else "")
-             + " (see README, 'Data')",
+             + " (see docs/data.md)",
     )
 
 
@@ -112,7 +112,7 @@ class Eccv16Task(Task):
             if candidate.is_file():
                 return candidate
         raise TaskDataError(f"{base}: no {self.h5_name} there or in {base / self.metadata.name} "
-                            "(see README, 'Data')")
+                            "(see docs/data.md)")
 
     def load(self) -> TaskData:
         o = self.options

@@ -1,4 +1,4 @@
-"""Users' own sequences from one HDF5 file (layout in the README, "Your own data").
+"""Users' own sequences from one HDF5 file (layout in docs/tasks.md, "Your own data").
 
     /<sequence_id>/features/<modality>   float [T, d_m]   (all modalities of a sequence share T)
     /<sequence_id>/targets               float [T, k]
@@ -39,7 +39,7 @@ class GenericTask(Task):
         higher_is_better=regression_metrics.HIGHER_IS_BETTER,
         leaderboard_metrics=("mse", "mae", "pearson", "ccc"),
         protocol={"metrics": list(regression_metrics.METRICS), "aggregation": "pooled", "selection": "val.mse"},
-        data="one HDF5 file given by --data-root (layout: README, 'Your own data')",
+        data="one HDF5 file given by --data-root (layout: docs/tasks.md, 'Your own data')",
     )
     Options = GenericOptions
     default_budget = TrainBudget(max_updates=4000, eval_every=50, patience=10, min_updates=300)

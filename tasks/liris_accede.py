@@ -130,7 +130,7 @@ class LirisAccede(Task):
         citation="Baveye et al., Deep Learning vs. Kernel Methods: Performance for Emotion Prediction in Videos, ACII 2015",
         data="LIRIS-ACCEDE-continuous-annotations.zip, which needs a signed license agreement: request it at "
              "liris-accede.ec-lyon.fr, unpack it into the data root and add your features/<Movie>/<modality>.npy "
-             "(README, 'Data')",
+             "(docs/data.md)",
     )
     Options = LirisOptions
     default_budget = TrainBudget(max_updates=4000, eval_every=50, patience=10, min_updates=300)
@@ -244,7 +244,7 @@ class MediaEval18(LirisAccede):
         },
         citation="Dellandrea et al., The MediaEval 2018 Emotional Impact of Movies Task, MediaEval 2018",
         data="the MediaEval 2018 MEDIAEVAL18-*-Valence-Arousal/annotation/ files, which come with the LIRIS-ACCEDE "
-             "license agreement (request it at liris-accede.ec-lyon.fr), + your features (README, 'Data')",
+             "license agreement (request it at liris-accede.ec-lyon.fr), + your features (docs/data.md)",
     )
 
     def root(self) -> Path:

@@ -124,7 +124,7 @@ class PMEmo(Task):
         },
         citation="Zhang et al., The PMEmo Dataset for Music Emotion Recognition, ICMR 2018",
         data="PMEmo2019's annotations/ and features/ CSVs, shared through the Google Drive links in the "
-             "HuiZhangDB/PMEmo README with no published checksum (README, 'Data')",
+             "HuiZhangDB/PMEmo README with no published checksum (docs/data.md)",
     )
     Options = PMEmoOptions
     default_budget = TrainBudget(max_updates=4000, eval_every=50, patience=10, min_updates=300)

@@ -105,7 +105,7 @@ class TVSumClips(Task):
             "selection": "val.kendall",
         },
         citation="Song et al., TVSum, CVPR 2015; Otani et al., Rethinking the Evaluation of Video Summaries, CVPR 2019",
-        data="the TVSum clip-level release (UMT layout; `rlbench data download tvsum-clips`, README 'Data')",
+        data="the TVSum clip-level release (UMT layout; `rlbench data download tvsum-clips`, docs/data.md)",
     )
     Options = TVSumClipsOptions
     default_budget = TrainBudget(max_updates=4000, eval_every=50, patience=10, min_updates=300)

@@ -1,9 +1,10 @@
 """The keyshot video-summarization protocol: shot scores, 0/1 knapsack, F-score, rank correlation.
 
-Reference: KaiyangZhou/pytorch-vsumm-reinforce vsum_tools.py (the protocol most papers copy); see
-docs/protocols.md in the shared notes for the variants. Step scores are held over the frames of each
-pick, a shot scores the mean of its frames, shots are chosen by an exact 0/1 knapsack under
-``floor(budget * n_frames)`` frames, and the F-score against each annotator is reduced by mean or max.
+Reference: KaiyangZhou/pytorch-vsumm-reinforce vsum_tools.py (the protocol most papers copy); the DSNet
+and PGL-SUM variants are in ``tasks/eccv16_protocols.py`` and docs/tasks.md ("Metrics and protocols").
+Step scores are held over the frames of each pick, a shot scores the mean of its frames, shots are chosen
+by an exact 0/1 knapsack under ``floor(budget * n_frames)`` frames, and the F-score against each annotator
+is reduced by mean or max.
 """
 
 from __future__ import annotations

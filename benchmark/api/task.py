@@ -83,7 +83,7 @@ class Task(ABC):
         """The dataset folder: ``--data-root`` itself or its ``subfolder``, whichever holds ``marker`` (a
         relative path or glob); otherwise an error that says what was looked for and where to get it."""
         if self.data_root is None:
-            raise TaskDataError(f"task {self.metadata.name!r} needs --data-root DIR holding {marker} (see README, 'Data')")
+            raise TaskDataError(f"task {self.metadata.name!r} needs --data-root DIR holding {marker} (see docs/data.md)")
         base = Path(self.data_root).expanduser()
         for candidate in (base, base / subfolder):
             if any(candidate.glob(marker)):

@@ -52,5 +52,5 @@ TASKS: dict[str, tuple[str, str]] = {
         "tasks.tvsum_clips:TVSumClips",
         "real TVSum at 2-s clip level: I3D rgb/flow + PANN audio, 20 annotators (--data-root DIR)",
     ),
-    "generic": ("tasks.generic:GenericTask", "your own sequences from an HDF5 file (see README: generic layout)"),
+    "generic": ("tasks.generic:GenericTask", "your own sequences from an HDF5 file (layout: docs/tasks.md)"),
 }
