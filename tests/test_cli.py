@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+from pathlib import Path
+
 import pytest
 from conftest import TINY_AFFECT, TINY_SUMMARY
 from helpers import has_row
@@ -12,6 +14,9 @@ from typer.testing import CliRunner
 from benchmark.cli import app
 
 runner = CliRunner()
+
+
+COMMITTED = Path(__file__).resolve().parents[1] / "results"
 
 
 def sets(items):
@@ -42,6 +47,11 @@ def test_run_then_table_on_both_synthetic_tasks(tmp_path):
     out = tmp_path / "t.tex"
     tex = runner.invoke(app, ["table", "--results", res_dir, "--format", "latex", "--out", str(out)])
     assert tex.exit_code == 0 and r"\begin{tabular}" in out.read_text()
+    # each row against the best trained row, or against the row --against names
+    assert "| Δ mse [95 % CI] | p (Holm) | rank [95 %] |" in md.output and "too few (2)" in md.output
+    vs = runner.invoke(app, ["table", "--results", res_dir, "--task", "synth-affect", "--against", "mlp"])
+    assert vs.exit_code == 0 and "minus mlp [" in vs.output
+    assert next(ln for ln in vs.output.splitlines() if ln.startswith("| mlp")).count("(against)") == 1
 
 
 @pytest.mark.parametrize("args, message", [
@@ -54,6 +64,7 @@ def test_run_then_table_on_both_synthetic_tasks(tmp_path):
     (["run", "--task", "synth-affect", "--model", "lstm", "--plugin", "/nonexistent/p.py"], "no such file"),
     (["table", "--results", "/nonexistent/results"], "no such folder of records"),
     (["table", "--format", "xls"], "--format must be one of md, csv, latex"),
+    (["table", "--results", str(COMMITTED), "--against", "lsmt"], "no table has such a row; unknown row 'lsmt'. Did you mean"),
     # model options are checked when they are built, before any data is loaded or anything trains
     (["run", "--task", "synth-affect", "--model", "rlmem", "--set", "retain=foo"], "retain must be one of scale, gate, got 'foo'"),
     (["run", "--task", "synth-affect", "--model", "lstm", "--set", "hidden=0"], "hidden must be >= 1, got 0"),
@@ -175,7 +186,7 @@ def test_a_shared_option_has_one_help_text_in_every_command():
     assert drifted == {}
     shared = {flag for flag, texts in helps.items() if len(next(iter(texts.values()))) > 1}
     assert {"--task", "--model", "--set", "--results", "--executor", "--workers", "--address", "--threads",
-            "--resume", "--data-root", "--plugin", "--checkpoint-every"} <= shared
+            "--resume", "--data-root", "--plugin", "--checkpoint-every", "--against"} <= shared
     # every command that trains takes every execution option
     trainers = {name: {flag for p in command.params for flag in (*p.opts, *p.secondary_opts)}
                 for name, command in all_commands() if name in ("run", "sweep", "tune", "ablate")}

@@ -135,4 +135,43 @@ def test_a_row_with_fewer_folds_than_the_task_is_marked_partial_and_named_with_i
     assert "task's 5" in note and "mlp (folds 0, 1, 2, 3, 4)" in note and "lstm" not in note
     # the same mlp cells with the third seed's extra folds gone: the folds named are the ones covered
     (board,) = build_boards([r for r in recs if not (r.model.name == "mlp" and r.seed == 2)])
-    assert "mlp (folds 0, 3)" in board.notes()[-1]
+    assert any(n.startswith("◐") and "mlp (folds 0, 3)" in n for n in board.notes())
+
+
+def paired_fixture():
+    """Three trained models over 3 seeds x 2 folds (6 paired cells) and a reference row: lstm beats mlp in
+    every cell, gru equals lstm up to noise."""
+    recs = []
+    for seed in range(3):
+        for fold in range(2):
+            base = 0.10 + 0.01 * seed + 0.02 * fold
+            noise = 0.0002 + 0.001 * (-1) ** (seed + fold)
+            recs += [record("lstm", seed, fold, base, 0.5), record("mlp", seed, fold, base + 0.03, 0.4),
+                     record("gru", seed, fold, base + noise, 0.5)]
+    recs += [record("oracle", s, f, 0.0025, 0.99, reference=True) for s in range(3) for f in range(2)]
+    return recs
+
+
+@pytest.mark.parametrize("fmt, suffix", [("md", "md"), ("csv", "csv"), ("latex", "tex")])
+def test_golden_paired_columns(fmt, suffix):
+    text = RENDERERS[fmt](build_boards(paired_fixture()))
+    path = GOLDEN / f"leaderboard_paired.{suffix}"
+    if os.environ.get("RLBENCH_UPDATE_GOLDEN"):
+        path.write_text(text)
+    assert text == path.read_text()
+
+
+def test_paired_columns_find_the_clear_loss_and_not_the_noise():
+    (board,) = build_boards(paired_fixture())
+    rows = {r.model: r for r in board.rows}
+    assert board.against == "lstm"  # the best trained row; the reference oracle is better but not a competitor
+    assert rows["lstm"].versus is None and rows["lstm"].rank[0] == 1
+    mlp, gru = rows["mlp"], rows["gru"]
+    assert mlp.versus.n == 6 and mlp.versus.delta == pytest.approx(0.03) and mlp.versus.low > 0
+    assert mlp.p_holm == pytest.approx(3 * 2 / 2 ** 6)  # the exact floor, tripled by Holm (oracle, gru, mlp)
+    assert gru.p_holm > 0.5 and gru.versus.low < 0 < gru.versus.high
+    assert mlp.rank == (3, 3, 3) and gru.rank[1:] == (1, 2)
+    (against_mlp,) = build_boards(paired_fixture(), against="mlp")
+    assert against_mlp.against == "mlp" and {r.model: r for r in against_mlp.rows}["lstm"].versus.delta < 0
+    (missing,) = build_boards(paired_fixture(), against="svr")
+    assert missing.against == "lstm" and "--against svr: no such row here" in missing.notes()[-1]

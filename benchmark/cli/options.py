@@ -64,6 +64,9 @@ Trace = Annotated[bool, typer.Option(
     "--trace", help="keep the first test sequence's predictions in each record (figures)", rich_help_panel=OUTPUT)]
 ConvergedOnly = Annotated[bool, typer.Option(
     "--converged-only", help="leave out cells still improving when training ended (↗)", rich_help_panel=OUTPUT)]
+Against = Annotated[Optional[str], typer.Option(
+    "--against", help="row the others are compared with, paired over their (seed, fold) cells: a row's label or "
+                      "a model name (its best row) [the best trained row of each table]", rich_help_panel=OUTPUT)]
 Out = Annotated[Optional[Path], typer.Option(
     "--out", help="where to write instead: table, a file [printed]; paper, a folder [RESULTS/paper]; ablate, a "
                   "folder [RESULTS/ablations]", rich_help_panel=OUTPUT)]

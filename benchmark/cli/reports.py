@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from benchmark.cli.common import clean_errors, console, folder_of_records, split_names
-from benchmark.cli.options import OUTPUT, RUNS, ConvergedOnly, Out, Results, Tasks
+from benchmark.cli.options import OUTPUT, RUNS, Against, ConvergedOnly, Out, Results, Tasks
 
 PANEL = "Reports"
 
@@ -18,11 +18,13 @@ def register(app: typer.Typer) -> None:
     app.command("table", rich_help_panel=PANEL)(clean_errors(table_cmd))
 
 
-def paper_cmd(results: Results = RUNS, out: Out = None, converged_only: ConvergedOnly = False):
+def paper_cmd(results: Results = RUNS, out: Out = None, converged_only: ConvergedOnly = False,
+              against: Against = None):
     """Regenerate the paper-style tables (measured rows from records, reported rows with their sources), the
     figures, and every ablation report in RESULTS/ablations from its manifest."""
     from benchmark.harness.record import iter_records
     from benchmark.reporting.ablation_report import read_manifests, write_ablation
+    from benchmark.reporting.leaderboard import build_boards
     from benchmark.reporting.paper import write_paper
 
     folder_of_records(results)
@@ -30,8 +32,10 @@ def paper_cmd(results: Results = RUNS, out: Out = None, converged_only: Converge
     redrawn = [p for m in read_manifests(ablations) for p in write_ablation(m, results, ablations)[1]] \
         if ablations.is_dir() else []
     skipped: list[str] = []
-    written = write_paper((r for _, r in iter_records(results, skipped)), out or results / "paper", ablations,
-                          converged_only)
+    records = [r for _, r in iter_records(results, skipped)]
+    if against is not None:
+        check_against(build_boards(records), against)
+    written = write_paper(records, out or results / "paper", ablations, converged_only, against)
     for problem in skipped:
         typer.echo(f"skipped: {problem}", err=True)
     typer.echo(written[0].read_text())
@@ -44,10 +48,11 @@ def table_cmd(task: Tasks = [],
               converged_only: ConvergedOnly = False,
               strict: Annotated[bool, typer.Option("--strict", help="exit with status 1 when a record cannot be read",
                                                    rich_help_panel=OUTPUT)] = False,
-              results: Results = RUNS, out: Out = None):
-    """Leaderboard from the records: mean ± std over seeds with n, per task. Rows mark cells still improving
-    when training ended (↗) and cells made from uncommitted code (‡). Unreadable records are skipped and
-    listed."""
+              results: Results = RUNS, out: Out = None, against: Against = None):
+    """Leaderboard from the records: mean ± std over seeds with n, per task, and each row against the best
+    trained row (or --against) paired over their cells: the difference with its 95 % interval, an exact test
+    (Holm-corrected) and the rank with its interval. Rows mark cells still improving when training ended (↗)
+    and cells made from uncommitted code (‡). Unreadable records are skipped and listed."""
     from benchmark.harness.plan import RunError
     from benchmark.harness.record import iter_records
     from benchmark.reporting.leaderboard import RENDERERS, build_boards
@@ -59,9 +64,11 @@ def table_cmd(task: Tasks = [],
     folder_of_records(results)
     skipped: list[str] = []
     tasks = split_names(task)
-    boards = build_boards((r for _, r in iter_records(results, skipped)), split, tasks, converged_only)
+    boards = build_boards((r for _, r in iter_records(results, skipped)), split, tasks, converged_only, against)
     if not boards:
         raise RunError(f"{results}: no records" + (f" for task(s) {', '.join(tasks)}" if tasks else ""))
+    if against is not None:
+        check_against(boards, against)
     text = RENDERERS[fmt](boards)
     if out is not None:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
@@ -73,3 +80,13 @@ def table_cmd(task: Tasks = [],
         typer.echo(f"skipped: {problem}", err=True)
     if skipped and strict:
         raise typer.Exit(1)
+
+
+def check_against(boards, against: str) -> None:
+    """An --against that names no row of any table is a typo, not a table without that model."""
+    from benchmark.harness.plan import RunError
+    from benchmark.harness.registry import unknown_name_message
+
+    if boards and all(b.against_missing for b in boards):
+        names = sorted({n for b in boards for r in b.rows for n in (r.model, r.model.split(' ')[0])})
+        raise RunError(f"--against: no table has such a row; {unknown_name_message('row', against, names)}")

@@ -13,8 +13,9 @@ from typing import Any, Mapping, Sequence
 
 from benchmark.harness.record import Record, RecordError
 from benchmark.reporting.figures import training_curves
-from benchmark.reporting.leaderboard import (Board, build_boards, format_number, mean_std, render_csv, render_latex,
-                                             render_markdown)
+from benchmark.reporting.comparison import compare_rows
+from benchmark.reporting.formatting import format_number
+from benchmark.reporting.leaderboard import Board, build_boards, mean_std, render_csv, render_latex, render_markdown
 
 MANIFEST_SCHEMA = 1
 
@@ -47,8 +48,9 @@ def ablation_board(manifest: Mapping[str, Any], records: Sequence[Record]) -> tu
     shown = {rec.model.name: rec.label for rec in records}
     order = {shown.get(v["label"], v["label"]): i for i, v in enumerate(manifest["variants"])}
     board.rows.sort(key=lambda r: order.get(r.model, len(order)))
-    reference = manifest.get("reference")
-    return board, shown.get(reference, reference)
+    reference = shown.get(manifest.get("reference"), manifest.get("reference"))
+    compare_rows(board, reference)  # paired with the reference variant, not with the best row
+    return board, reference
 
 
 def learning_summary(records: Sequence[Record], main: str, higher_is_better: bool) -> str:

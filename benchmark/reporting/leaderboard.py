@@ -18,6 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
 from benchmark.harness.record import Record, TaskInfo, model_label
+from benchmark.reporting import paired
+from benchmark.reporting.comparison import (COMPARISON_FIELDS, compare_rows, comparison_cells, comparison_fields,
+                                            comparison_head, comparison_note)
+from benchmark.reporting.formatting import format_stat, latex_escape
 
 
 @dataclass
@@ -33,6 +37,10 @@ class Row:
     dirty: int = 0  # cells made from uncommitted code (provenance.git_dirty)
     folds: tuple[int, ...] = ()  # the folds some seed of the row covers
     partial: bool = False  # some seed covers fewer folds than the task has
+    cells: dict[tuple[int, int], float] = field(default_factory=dict)  # (seed, fold) -> main score
+    versus: paired.Paired | None = None  # against the board's comparison row (None: it is that row)
+    p_holm: float | None = None
+    rank: tuple[int, int, int] | None = None  # its place among the trained rows, and that rank's 95 % interval
 
     @property
     def marks(self) -> str:
@@ -52,6 +60,10 @@ class Board:
     tuning: list[str] = field(default_factory=list)  # how the tuned rows were tuned
     left_out: int = 0  # still-improving cells left out (--converged-only)
     n_folds: int = 1  # the task's folds
+    against: str | None = None  # the row the others are compared with, paired over their cells
+    against_missing: str | None = None  # an --against that names no row of this board
+    rank_cells: int = 0  # the cells over which ranks are resampled: those of rank_anchor
+    rank_anchor: str | None = None
 
     @property
     def title(self) -> str:
@@ -76,8 +88,9 @@ class Board:
             out.append(f"{PARTIAL_MARK} fewer folds than the task's {self.n_folds}, so a mean over other test items "
                        f"than a full row's (not comparable with one): {', '.join(partial)}")
         out += [f"tuned: {t}" for t in self.tuning]
+        if self.against is not None:
+            out.append(comparison_note(self))
         return out
-
 
 STILL_IMPROVING_MARK = "↗"
 DIRTY_MARK = "‡"
@@ -107,7 +120,9 @@ def task_setting(task: TaskInfo, ignore: Sequence[str] = ()) -> tuple[str, str]:
 
 
 def build_boards(records: Iterable[Record], split: str = "test", tasks: Sequence[str] = (),
-                 converged_only: bool = False) -> list[Board]:
+                 converged_only: bool = False, against: str | None = None) -> list[Board]:
+    """One board per task setting; rows are compared with the row ``against`` names (a label, or a model
+    name whose best row is taken) or, by default, with the best trained row."""
     groups: dict[tuple, dict[tuple, list[Record]]] = defaultdict(lambda: defaultdict(list))
     failed: dict[tuple, list[str]] = defaultdict(list)
     task_meta: dict[tuple, TaskInfo] = {}
@@ -140,6 +155,7 @@ def build_boards(records: Iterable[Record], split: str = "test", tasks: Sequence
                 covered[model_key][r.seed].add(r.task.fold)
         board.tuning = sorted({tuning_caption(r.model.tuned, r.task.overrides)
                                for recs in groups[task_key].values() for r in recs if r.model.tuned})
+        main = metrics[0] if metrics else None
         for (model, reference), recs in groups[task_key].items():
             per_seed_folds = covered[(model, reference)]
             per_seed: dict[int, list[dict]] = defaultdict(list)
@@ -153,10 +169,14 @@ def build_boards(records: Iterable[Record], split: str = "test", tasks: Sequence
             board.rows.append(Row(model, reference, len(per_seed), n_folds, stats, recs[0].model.n_parameters,
                                   len(recs), sum(r.still_improving for r in recs), sum(r.dirty for r in recs),
                                   tuple(sorted(set().union(*per_seed_folds.values()))),
-                                  any(len(f) < board.n_folds for f in per_seed_folds.values())))
-        main = metrics[0]
+                                  any(len(f) < board.n_folds for f in per_seed_folds.values()),
+                                  {(r.seed, r.task.fold): r.scores[split][main] for r in recs}))
+        if not metrics:
+            boards.append(board)
+            continue
         sign = -1 if hib[main] else 1
         board.rows.sort(key=lambda r: (sign * r.stats[main][0], r.model))
+        compare_rows(board, against)
         boards.append(board)
     return boards
 
@@ -182,16 +202,6 @@ def mean_std(values: list[float]) -> tuple[float, float | None]:
     return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
 
 
-def format_number(value: float, digits: int = 4) -> str:
-    text = f"{value:.{digits}f}"
-    return text[1:] if text.startswith("-") and float(text) == 0 else text  # no "-0.0000"
-
-
-def format_stat(stat: tuple[float, float | None], pm: str = "±") -> str:
-    mean, std = stat
-    return format_number(mean) if std is None else f"{format_number(mean)} {pm} {format_number(std)}"
-
-
 def _arrow(hib: bool) -> str:
     return "↑" if hib else "↓"
 
@@ -200,12 +210,14 @@ def render_markdown(boards: Sequence[Board]) -> str:
     out = []
     for b in boards:
         out.append(f"### {b.title}\n")
-        head = ["model", "seeds", "folds/seed", *[f"{m} {_arrow(b.higher_is_better[m])}" for m in b.metrics]]
+        head = ["model", "seeds", "folds/seed", *[f"{m} {_arrow(b.higher_is_better[m])}" for m in b.metrics],
+                *comparison_head(b)]
         out.append("| " + " | ".join(head) + " |")
         out.append("|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|")
         for r in b.rows:
             name = (f"{r.model} *(reference)*" if r.reference else r.model) + r.marks
-            cells = [name, str(r.n_seeds), f"{r.n_folds:g}", *[format_stat(r.stats[m]) for m in b.metrics]]
+            cells = [name, str(r.n_seeds), f"{r.n_folds:g}", *[format_stat(r.stats[m]) for m in b.metrics],
+                     *comparison_cells(b, r)]
             out.append("| " + " | ".join(cells) + " |")
         out.append("")
         out.append("mean ± sample std over seeds (each seed averaged over its folds); "
@@ -222,22 +234,16 @@ def render_csv(boards: Sequence[Board]) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["task", "version", "split", "model", "reference", "metric", "higher_is_better",
                 "mean", "std", "n_seeds", "folds_per_seed", "still_improving_cells", "dirty_cells", "cells",
-                "partial"])
+                "partial", *COMPARISON_FIELDS])
     for b in boards:
         for r in b.rows:
             for m in b.metrics:
                 mean, std = r.stats[m]
                 w.writerow([b.task, b.version, b.split, r.model, r.reference, m, b.higher_is_better[m],
                             f"{mean:.6g}", "" if std is None else f"{std:.6g}", r.n_seeds, f"{r.n_folds:g}",
-                            r.still_improving, r.dirty, r.n_cells, r.partial])
+                            r.still_improving, r.dirty, r.n_cells, r.partial,
+                            *(comparison_fields(b, r) if m == b.metrics[0] else [""] * len(COMPARISON_FIELDS))])
     return buf.getvalue()
-
-
-_LATEX_ESCAPES = {"&": r"\&", "%": r"\%", "_": r"\_", "#": r"\#", "$": r"\$", "{": r"\{", "}": r"\}"}
-
-
-def latex_escape(text: str) -> str:
-    return "".join(_LATEX_ESCAPES.get(ch, ch) for ch in text)
 
 
 _TEX_ARROWS = {True: r"$\uparrow$", False: r"$\downarrow$"}
@@ -251,17 +257,19 @@ def latex_marks(row: Row) -> str:
 def render_latex(boards: Sequence[Board]) -> str:
     out = []
     for b in boards:
-        cols = "l" + "r" * (len(b.metrics) + 1)
+        cols = "l" + "r" * (len(b.metrics) + 1 + len(comparison_head(b)))
         out.append(f"% {b.title}")
         out.append(r"\begin{tabular}{" + cols + "}")
         out.append(r"\toprule")
-        head = ["Model", "$n$", *[f"{latex_escape(m)} {_TEX_ARROWS[b.higher_is_better[m]]}" for m in b.metrics]]
+        head = ["Model", "$n$", *[f"{latex_escape(m)} {_TEX_ARROWS[b.higher_is_better[m]]}" for m in b.metrics],
+                *[latex_escape(h).replace("Δ", r"$\Delta$") for h in comparison_head(b)]]
         out.append(" & ".join(head) + r" \\")
         out.append(r"\midrule")
         for r in b.rows:
             name = latex_escape(r.model) + (r" (ref.)" if r.reference else "") + latex_marks(r)
             cells = [name, str(r.n_seeds)]
             cells += [format_stat(r.stats[m], pm=r"$\pm$") for m in b.metrics]
+            cells += [latex_escape(c).replace("<", "$<$") for c in comparison_cells(b, r, tex=True)]
             out.append(" & ".join(cells) + r" \\")
         out.append(r"\bottomrule")
         out.append(r"\end{tabular}")

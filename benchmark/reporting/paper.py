@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from benchmark.harness.record import Record
-from benchmark.reporting.leaderboard import Board, build_boards, format_stat, latex_escape, latex_marks
+from benchmark.reporting.comparison import COMPARISON_FIELDS, comparison_cells, comparison_fields, comparison_head
+from benchmark.reporting.formatting import format_stat, latex_escape
+from benchmark.reporting.leaderboard import Board, build_boards, latex_marks
 from benchmark.reporting.reported import reported_numbers
 
 
@@ -42,15 +44,16 @@ TABLES = (
 )
 
 
-def _measured(records: Sequence[Record], table: PaperTable, converged_only: bool = False) -> list[Board]:
-    boards = build_boards(records, "test", table.tasks, converged_only)
+def _measured(records: Sequence[Record], table: PaperTable, converged_only: bool = False,
+              against: str | None = None) -> list[Board]:
+    boards = build_boards(records, "test", table.tasks, converged_only, against)
     return [b for b in boards if any(m in b.metrics for m in table.metrics)]
 
 
 def render_table_md(table: PaperTable, records: Sequence[Record], reported: dict[str, Any],
-                    converged_only: bool = False) -> str:
+                    converged_only: bool = False, against: str | None = None) -> str:
     out = [f"## {table.title}", ""]
-    boards = _measured(records, table, converged_only)
+    boards = _measured(records, table, converged_only, against)
     if not boards:
         out += [f"No records for {', '.join(table.tasks)} on this machine. Fill this table with:", "",
                 f"    {table.fill}", ""]
@@ -58,11 +61,13 @@ def render_table_md(table: PaperTable, records: Sequence[Record], reported: dict
         metrics = [m for m in table.metrics if m in b.metrics]
         out.append(f"**Measured here: {b.title}** (mean ± std over seeds)")
         out.append("")
-        out.append("| model | seeds | " + " | ".join(f"{m} {'↑' if b.higher_is_better[m] else '↓'}" for m in metrics) + " |")
-        out.append("|---|---:|" + "---:|" * len(metrics))
+        head = [f"{m} {'↑' if b.higher_is_better[m] else '↓'}" for m in metrics] + comparison_head(b)
+        out.append("| model | seeds | " + " | ".join(head) + " |")
+        out.append("|---|---:|" + "---:|" * len(head))
         for r in b.rows:
             name = (f"{r.model} *(reference)*" if r.reference else r.model) + r.marks
-            out.append(f"| {name} | {r.n_seeds} | " + " | ".join(format_stat(r.stats[m]) for m in metrics) + " |")
+            cells = [format_stat(r.stats[m]) for m in metrics] + comparison_cells(b, r)
+            out.append(f"| {name} | {r.n_seeds} | " + " | ".join(cells) + " |")
         out.append("")
         if b.notes():
             out += [f"- {note}" for note in b.notes()] + [""]
@@ -89,35 +94,41 @@ def render_table_md(table: PaperTable, records: Sequence[Record], reported: dict
 
 
 def render_table_csv(table: PaperTable, records: Sequence[Record], reported: dict[str, Any],
-                     converged_only: bool = False) -> str:
+                     converged_only: bool = False, against: str | None = None) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["table", "kind", "task", "method", "metric", "mean", "std", "n_seeds", "still_improving_cells",
-                "dirty_cells", "partial", "source"])
-    for b in _measured(records, table, converged_only):
+                "dirty_cells", "partial", "source", *COMPARISON_FIELDS])
+    for b in _measured(records, table, converged_only, against):
+        shown = [m for m in table.metrics if m in b.metrics]
         for r in b.rows:
-            for m in (m for m in table.metrics if m in b.metrics):
+            for m in shown:  # the comparison (on the main score) goes with a row's first line
                 mean, std = r.stats[m]
                 w.writerow([table.key, "measured", b.task, r.model, m, f"{mean:.6g}", "" if std is None else f"{std:.6g}",
-                            r.n_seeds, r.still_improving, r.dirty, r.partial, "this repository's records"])
+                            r.n_seeds, r.still_improving, r.dirty, r.partial, "this repository's records",
+                            *(comparison_fields(b, r) if m == shown[0] else [""] * len(COMPARISON_FIELDS))])
     for key in table.reported:
         for row in reported[key]["rows"]:
             for m, v in zip(reported[key]["columns"], row["values"]):
                 w.writerow([table.key, "reported", reported[key]["setting"], row["name"], m, v, "", "", "", "", "",
-                            row["source"]])
+                            row["source"], *[""] * len(COMPARISON_FIELDS)])
     return buf.getvalue()
 
 
 def render_table_tex(table: PaperTable, records: Sequence[Record], reported: dict[str, Any],
-                     converged_only: bool = False) -> str:
+                     converged_only: bool = False, against: str | None = None) -> str:
     out = [f"% {table.title}: measured rows from this repository's records; reported rows quoted with sources"]
-    for b in _measured(records, table, converged_only):
+    for b in _measured(records, table, converged_only, against):
         metrics = [m for m in table.metrics if m in b.metrics]
-        out += [r"\begin{tabular}{l" + "r" * (len(metrics) + 1) + "}", r"\toprule",
-                "Model & $n$ & " + " & ".join(latex_escape(m) for m in metrics) + r" \\", r"\midrule",
-                r"\multicolumn{" + str(len(metrics) + 2) + "}{l}{\\emph{Measured: " + latex_escape(b.title) + r"}} \\"]
+        extra = [latex_escape(h).replace("Δ", r"$\Delta$") for h in comparison_head(b)]
+        out += [r"\begin{tabular}{l" + "r" * (len(metrics) + 1 + len(extra)) + "}", r"\toprule",
+                "Model & $n$ & " + " & ".join([latex_escape(m) for m in metrics] + extra) + r" \\", r"\midrule",
+                r"\multicolumn{" + str(len(metrics) + 2 + len(extra)) + "}{l}{\\emph{Measured: " + latex_escape(b.title)
+                + r"}} \\"]
         out += [f"{latex_escape(r.model)}{latex_marks(r)} & {r.n_seeds} & "
-                + " & ".join(format_stat(r.stats[m], r"$\pm$") for m in metrics) + r" \\" for r in b.rows]
+                + " & ".join([format_stat(r.stats[m], r"$\pm$") for m in metrics]
+                             + [latex_escape(c).replace("<", "$<$") for c in comparison_cells(b, r, tex=True)])
+                + r" \\" for r in b.rows]
         out += [r"\bottomrule", r"\end{tabular}", *[f"% {latex_escape(n)}" for n in b.notes()], ""]
     for key in table.reported:
         block = reported[key]
@@ -133,7 +144,7 @@ def render_table_tex(table: PaperTable, records: Sequence[Record], reported: dic
 
 
 def write_paper(records: Iterable[Record], out: Path, ablations: Path | None = None,
-                converged_only: bool = False) -> list[Path]:
+                converged_only: bool = False, against: str | None = None) -> list[Path]:
     records = list(records)
     reported = reported_numbers()
     out.mkdir(parents=True, exist_ok=True)
@@ -141,10 +152,10 @@ def write_paper(records: Iterable[Record], out: Path, ablations: Path | None = N
                              "Measured rows come from the run records; reported rows are quoted from their "
                              "sources and never mixed with them.", ""]
     for table in TABLES:
-        md = render_table_md(table, records, reported, converged_only)
+        md = render_table_md(table, records, reported, converged_only, against)
         sections.append(md)
-        for suffix, text in (("md", md), ("csv", render_table_csv(table, records, reported, converged_only)),
-                             ("tex", render_table_tex(table, records, reported, converged_only))):
+        for suffix, text in (("md", md), ("csv", render_table_csv(table, records, reported, converged_only, against)),
+                             ("tex", render_table_tex(table, records, reported, converged_only, against))):
             path = out / f"{table.key}.{suffix}"
             path.write_text(text if text.endswith("\n") else text + "\n")
             written.append(path)

@@ -1,0 +1,152 @@
+"""Paired statistics over cells: how sure a table is of each difference and of each rank.
+
+Two rows of a table that ran on the same task with the same seeds and folds form paired cells, one per
+(seed, fold). Over the cells both rows have, the difference of their scores has a bootstrap interval
+(cells resampled within each fold, from a fixed generator, so the interval is the same every time), an
+exact sign-flip test of "no difference" (every one of the 2^n sign patterns while that is affordable),
+and Holm's correction across the rows of one table. The same resamples give each row's rank interval.
+With n paired cells the smallest p a sign-flip test can reach is 2 / 2^n, so below ``MIN_CELLS`` no test
+can come out significant at 5 % after a correction, and none is made. This is the uncertainty of training
+(seeds and folds), not of test-set sampling.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Hashable, Mapping, Sequence
+
+import numpy as np
+
+N_RESAMPLES = 10_000
+MIN_CELLS = 6  # 2 / 2^6 = 0.031: the fewest cells whose exact test can fall below 0.05
+MAX_EXACT = 20  # up to 2^20 sign patterns are enumerated; beyond, a seeded Monte Carlo draw of them
+LEVEL = 0.95
+SEED = 0
+
+Cell = tuple[int, int]  # (seed, fold)
+
+
+@dataclass(frozen=True)
+class Paired:
+    """One row against another over the cells both have."""
+
+    n: int
+    delta: float  # mean of row - against over the paired cells
+    low: float | None  # the bootstrap interval; None under MIN_CELLS cells, whose few values cannot give one
+    high: float | None
+    p: float | None  # None: fewer than MIN_CELLS paired cells, not tested
+    smallest: float  # the smallest and largest paired difference: whether the cells agree in sign
+    largest: float
+
+    @property
+    def tested(self) -> bool:
+        return self.p is not None
+
+
+def p_floor(n: int) -> float:
+    """The smallest two-sided p an exact sign-flip test over n paired cells can give."""
+    return min(1.0, 2.0 / 2 ** n)
+
+
+def paired_cells(row: Mapping[Cell, float], against: Mapping[Cell, float]) -> tuple[np.ndarray, np.ndarray]:
+    """The differences row - against over the cells both have, in a fixed order, and each cell's fold."""
+    cells = sorted(set(row) & set(against))
+    diffs = np.array([row[c] - against[c] for c in cells], dtype=float)
+    return diffs, np.array([c[1] for c in cells])
+
+
+def resample_indices(strata: Sequence[Hashable], n_resamples: int = N_RESAMPLES, seed: int = SEED) -> np.ndarray:
+    """``[n_resamples, n]`` indices into the cells, each resample drawing with replacement within each
+    stratum (fold) as many cells as it holds, so every fold weighs in every resample as it does in the data.
+    Where some fold has a single cell (one seed), stratifying would freeze it, so the cells are drawn from
+    all of them instead."""
+    strata = np.asarray(strata)
+    if len(strata) and min(np.unique(strata, return_counts=True)[1]) < 2:
+        strata = np.zeros(len(strata), dtype=int)  # a fold of one cell cannot vary within itself: resample all
+    rng = np.random.default_rng(seed)
+    columns = []
+    for value in sorted(set(strata.tolist())):
+        members = np.flatnonzero(strata == value)
+        columns.append(members[rng.integers(0, len(members), size=(n_resamples, len(members)))])
+    return np.concatenate(columns, axis=1) if columns else np.zeros((n_resamples, 0), dtype=int)
+
+
+def bootstrap_interval(diffs: np.ndarray, strata: Sequence[Hashable], level: float = LEVEL,
+                       n_resamples: int = N_RESAMPLES, seed: int = SEED) -> tuple[float, float]:
+    """Percentile interval of the mean difference over resamples stratified by fold."""
+    if len(diffs) == 0:
+        return float("nan"), float("nan")
+    means = diffs[resample_indices(strata, n_resamples, seed)].mean(axis=1)
+    tail = (1 - level) / 2
+    low, high = np.quantile(means, [tail, 1 - tail])
+    return float(low), float(high)
+
+
+def sign_flip_p(diffs: np.ndarray, max_exact: int = MAX_EXACT, n_draws: int = 100_000, seed: int = SEED) -> float:
+    """Two-sided p of "no difference": the share of sign patterns whose mean is at least as far from 0 as
+    the observed one (exact over all 2^n patterns for n <= ``max_exact``)."""
+    n = len(diffs)
+    if n == 0:
+        return 1.0
+    observed = abs(diffs.mean())
+    if n <= max_exact:
+        patterns = ((np.arange(2 ** n)[:, None] >> np.arange(n)) & 1) * 2 - 1
+    else:
+        patterns = np.random.default_rng(seed).choice([-1, 1], size=(n_draws, n))
+    flipped = np.abs((patterns * diffs).mean(axis=1))
+    tolerance = 1e-12 * max(1.0, observed)  # the observed pattern itself must count despite rounding
+    return float(np.mean(flipped >= observed - tolerance))
+
+
+def holm(pvalues: Sequence[float | None]) -> list[float | None]:
+    """Holm's step-down adjustment of the p-values that exist (None stays None), in their given order."""
+    present = [(p, i) for i, p in enumerate(pvalues) if p is not None]
+    out: list[float | None] = [None] * len(pvalues)
+    running = 0.0
+    for k, (p, i) in enumerate(sorted(present)):
+        running = max(running, min(1.0, (len(present) - k) * p))
+        out[i] = running
+    return out
+
+
+def compare(row: Mapping[Cell, float], against: Mapping[Cell, float], seed: int = SEED) -> Paired:
+    """Below ``MIN_CELLS`` paired cells neither an interval nor a test: a percentile bootstrap over two to
+    five values is narrower than the truth, and no exact p can reach 0.05; the cells' range is given instead."""
+    diffs, folds = paired_cells(row, against)
+    if len(diffs) == 0:
+        nan = float("nan")
+        return Paired(0, nan, None, None, None, nan, nan)
+    low, high, p = None, None, None
+    if len(diffs) >= MIN_CELLS:
+        low, high = bootstrap_interval(diffs, folds, seed=seed)
+        p = sign_flip_p(diffs)
+    return Paired(len(diffs), float(diffs.mean()), low, high, p, float(diffs.min()), float(diffs.max()))
+
+
+def rank_intervals(rows: Sequence[Mapping[Cell, float]], higher_is_better: bool, level: float = LEVEL,
+                   n_resamples: int = N_RESAMPLES, seed: int = SEED) -> tuple[list[tuple[int, int | None, int | None]], int]:
+    """Each row's rank (1 = best) on the mean over the cells every row has, with its 95 % interval over
+    resamples of those cells (None, None under ``MIN_CELLS`` cells), and how many cells that is. Ties share
+    the better rank."""
+    if not rows:
+        return [], 0
+    cells = sorted(set.intersection(*(set(r) for r in rows)))
+    if not cells:
+        return [], 0
+    scores = np.array([[r[c] for c in cells] for r in rows])  # [rows, cells]
+    if len(cells) < MIN_CELLS:
+        return [(int(at), None, None) for at in _ranks(scores.mean(axis=1, keepdims=True), higher_is_better)[:, 0]], \
+            len(cells)
+    means = scores[:, resample_indices([c[1] for c in cells], n_resamples, seed)].mean(axis=2)  # [rows, resamples]
+    observed = _ranks(scores.mean(axis=1, keepdims=True), higher_is_better)[:, 0]
+    ranks = _ranks(means, higher_is_better)
+    tail = (1 - level) / 2
+    out = [(int(at), int(np.quantile(r, tail, method="inverted_cdf")), int(np.quantile(r, 1 - tail, method="inverted_cdf")))
+           for at, r in zip(observed, ranks)]
+    return out, len(cells)
+
+
+def _ranks(means: np.ndarray, higher_is_better: bool) -> np.ndarray:
+    """``[rows, k]`` means -> ranks per column: 1 + the number of rows strictly better."""
+    signed = -means if higher_is_better else means
+    return (signed[None, :, :] < signed[:, None, :]).sum(axis=1) + 1

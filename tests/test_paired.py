@@ -1,0 +1,104 @@
+"""The paired statistics on known cases: a shift found, noise not, Holm by hand, a clear winner's rank."""
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from benchmark.reporting.paired import (MIN_CELLS, bootstrap_interval, compare, holm, p_floor, rank_intervals,
+                                        resample_indices, sign_flip_p)
+
+CELLS = [(seed, fold) for seed in range(3) for fold in range(5)]  # 15 paired cells
+
+
+def cells_of(values):
+    return dict(zip(CELLS, values))
+
+
+def test_a_clear_shift_over_15_cells_is_found():
+    rng = np.random.default_rng(1)
+    base = rng.normal(0.15, 0.03, len(CELLS))  # folds differ far more than the shift's noise
+    worse = base + 0.02 + rng.normal(0, 0.003, len(CELLS))
+    result = compare(cells_of(worse), cells_of(base))
+    assert result.n == 15 and result.tested
+    assert result.p == pytest.approx(p_floor(15))  # every cell worse: only the observed pattern and its mirror
+    assert 0.015 < result.low < result.delta < result.high < 0.025
+
+
+def test_identical_models_up_to_noise_are_not_told_apart():
+    rng = np.random.default_rng(2)
+    base = rng.normal(0.15, 0.03, len(CELLS))
+    a, b = base + rng.normal(0, 0.002, len(CELLS)), base + rng.normal(0, 0.002, len(CELLS))
+    result = compare(cells_of(a), cells_of(b))
+    assert result.p > 0.2
+    assert result.low < 0 < result.high
+
+
+def test_the_exact_test_agrees_with_scipys_permutation_test():
+    diffs = np.array([0.03, -0.01, 0.02, 0.05, 0.01, -0.02, 0.04, 0.00])
+    ref = stats.permutation_test((diffs,), np.mean, permutation_type="samples", alternative="two-sided",
+                                 n_resamples=np.inf)
+    assert sign_flip_p(diffs) == pytest.approx(ref.pvalue)
+
+
+def test_the_p_floor_is_two_over_two_to_the_n():
+    assert p_floor(3) == 0.25 and p_floor(6) == pytest.approx(2 / 64)
+    assert sign_flip_p(np.full(6, 0.01)) == pytest.approx(p_floor(6))
+    assert p_floor(MIN_CELLS) < 0.05 <= p_floor(MIN_CELLS - 1)
+
+
+def test_fewer_than_six_paired_cells_are_not_tested():
+    a = {(s, 0): 0.1 + s for s in range(3)}
+    b = {(s, 0): 0.2 + s for s in range(5)}
+    result = compare(a, b)
+    assert result.n == 3 and not result.tested and result.p is None
+    assert result.delta == pytest.approx(-0.1)
+    # no bootstrap interval from three values; their range instead
+    assert result.low is None and result.high is None
+    assert (result.smallest, result.largest) == pytest.approx((-0.1, -0.1))
+    ranks, n = rank_intervals([a, b], higher_is_better=False)
+    assert n == 3 and ranks == [(1, None, None), (2, None, None)]
+
+
+def test_holm_by_hand():
+    # sorted 0.005, 0.01, 0.03, 0.04 -> x4, x3, x2, x1 = 0.02, 0.03, 0.06, 0.04 -> made monotone: 0.06
+    assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert holm([0.5, None, 0.9]) == [1.0, None, 1.0]  # 0.5 x 2 = 1; 0.9 x 1 is raised to it
+
+
+def test_a_clear_winner_ranks_first_in_every_resample():
+    rng = np.random.default_rng(3)
+    base = rng.normal(0.15, 0.01, len(CELLS))
+    rows = [cells_of(base + 0.05), cells_of(base - 0.05), cells_of(base + rng.normal(0, 0.001, len(CELLS)))]
+    ranks, n = rank_intervals(rows, higher_is_better=False)
+    assert n == 15
+    assert ranks[1] == (1, 1, 1)
+    assert ranks[0] == (3, 3, 3)
+    assert ranks[2] == (2, 2, 2)
+
+
+def test_ranks_use_only_the_cells_every_row_has_and_follow_the_direction():
+    a = {(s, f): 0.9 - 0.01 * s for s in range(4) for f in range(2)}
+    b = {(s, f): 0.1 + 0.01 * s for s in range(3) for f in range(2)}
+    ranks, n = rank_intervals([a, b], higher_is_better=True)
+    assert n == 6 and ranks == [(1, 1, 1), (2, 2, 2)]
+    ranks, _ = rank_intervals([a, b], higher_is_better=False)
+    assert ranks == [(2, 2, 2), (1, 1, 1)]
+
+
+def test_resamples_stay_within_their_fold_and_repeat_with_the_seed():
+    folds = [0, 0, 0, 1, 1, 2, 2]
+    idx = resample_indices(folds, n_resamples=50)
+    assert idx.shape == (50, 7)
+    drawn_folds = np.asarray(folds)[idx]
+    assert all(sorted(row) == sorted(folds) for row in drawn_folds.tolist())  # each fold keeps its count
+    assert np.array_equal(idx, resample_indices(folds, n_resamples=50))
+    diffs = np.linspace(-0.01, 0.03, 7)
+    assert bootstrap_interval(diffs, folds) == bootstrap_interval(diffs, folds)
+
+
+def test_folds_of_one_cell_are_resampled_together_not_frozen():
+    folds = [0, 1, 2, 3, 4]  # one seed x 5 folds
+    idx = resample_indices(folds, n_resamples=200)
+    assert len({tuple(row) for row in idx.tolist()}) > 1  # the draws vary
+    low, high = bootstrap_interval(np.array([0.01, 0.02, -0.01, 0.03, 0.0]), folds)
+    assert low < high
