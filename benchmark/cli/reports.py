@@ -19,7 +19,9 @@ def register(app: typer.Typer) -> None:
 
 
 def paper_cmd(results: Results = RUNS, out: Out = None, converged_only: ConvergedOnly = False,
-              against: Against = None):
+              against: Against = None,
+              html: Annotated[bool, typer.Option("--html", help="also write the static HTML leaderboard, "
+                                                 "OUT/../site [RESULTS/site]", rich_help_panel=OUTPUT)] = False):
     """Regenerate the paper-style tables (measured rows from records, reported rows with their sources), the
     figures, and every ablation report in RESULTS/ablations from its manifest."""
     from benchmark.harness.record import iter_records
@@ -32,13 +34,21 @@ def paper_cmd(results: Results = RUNS, out: Out = None, converged_only: Converge
     redrawn = [p for m in read_manifests(ablations) for p in write_ablation(m, results, ablations)[1]] \
         if ablations.is_dir() else []
     skipped: list[str] = []
-    records = [r for _, r in iter_records(results, skipped)]
+    located = list(iter_records(results, skipped))
+    records = [r for _, r in located]
     if against is not None:
         check_against(build_boards(records), against)
-    written = write_paper(records, out or results / "paper", ablations, converged_only, against)
+    paper = out or results / "paper"
+    written = write_paper(records, paper, ablations, converged_only, against)
+    if html:
+        from benchmark.reporting.reported import reported_numbers
+        from benchmark.reporting.site import write_site
+
+        figures = [p for p in written if p.parent == paper / "figures"]
+        written += write_site(located, paper.parent / "site", figures, reported_numbers(), converged_only, against)
     for problem in skipped:
         typer.echo(f"skipped: {problem}", err=True)
-    typer.echo(written[0].read_text())
+    typer.echo(written[0].read_text())  # paper.md
     typer.echo("wrote " + ", ".join(str(p) for p in [*redrawn, *written]))
 
 
