@@ -48,13 +48,13 @@ def test_the_p_floor_is_two_over_two_to_the_n():
 
 def test_fewer_than_six_paired_cells_are_not_tested():
     a = {(s, 0): 0.1 + s for s in range(3)}
-    b = {(s, 0): 0.2 + s for s in range(5)}
+    b = {(s, 0): 0.2 + s + 0.01 * s for s in range(5)}
     result = compare(a, b)
     assert result.n == 3 and not result.tested and result.p is None
-    assert result.delta == pytest.approx(-0.1)
+    assert result.delta == pytest.approx(-0.11)
     # no bootstrap interval from three values; their range instead
     assert result.low is None and result.high is None
-    assert (result.smallest, result.largest) == pytest.approx((-0.1, -0.1))
+    assert (result.smallest, result.largest) == pytest.approx((-0.12, -0.1))
     ranks, n = rank_intervals([a, b], higher_is_better=False)
     assert n == 3 and ranks == [(1, None, None), (2, None, None)]
 
@@ -102,3 +102,14 @@ def test_folds_of_one_cell_are_resampled_together_not_frozen():
     assert len({tuple(row) for row in idx.tolist()}) > 1  # the draws vary
     low, high = bootstrap_interval(np.array([0.01, 0.02, -0.01, 0.03, 0.0]), folds)
     assert low < high
+
+
+def test_rows_that_ignore_the_seed_count_one_cell_per_fold():
+    # both deterministic: 3 seeds x 5 folds repeat 5 comparisons, so 5 cells (too few), not 15
+    a = {(s, f): 0.10 + 0.01 * f for s in range(3) for f in range(5)}
+    b = {(s, f): 0.12 + 0.01 * f for s in range(3) for f in range(5)}
+    result = compare(a, b)
+    assert result.n == 5 and result.p is None
+    # one row varies with the seed: every cell counts
+    c = {(s, f): 0.12 + 0.01 * f + 0.001 * s for s in range(3) for f in range(5)}
+    assert compare(a, c).n == 15

@@ -102,7 +102,8 @@ def comparison_note(board: Board) -> str:
              "without all of them are not ranked)" + (", with its 95 % interval over the same resamples"
                                                       if board.rank_cells >= k else ", no interval under "
                                                       f"{k} cells"))
-    return (f"Δ: the row's {main} minus {board.against}'s{missing}, mean over the (seed, fold) cells both have, "
+    return (f"Δ: the row's {main} minus {board.against}'s{missing}, mean over the (seed, fold) cells both have "
+            "(a fold where neither row depends on the seed counts once), "
             f"with a 95 % bootstrap interval [{paired.N_RESAMPLES:,} resamples of the cells, within each fold "
             f"where every fold has two or more, seed {paired.SEED}]; p: exact sign-flip test of no difference "
             f"over those cells, Holm-corrected across this table's rows; \"too few (n)\": too few paired cells "
