@@ -290,19 +290,31 @@ def validation_curves(records: Sequence[Record], out: Path) -> list[Path]:
     """One figure per task setting (task, overrides and version, as the tables group them): every trained
     model's validation curve, so a reader sees whether a comparison is between models that had finished
     learning."""
+    settings, stems = curve_settings(records)
+    written = []
+    for (label, version), recs in sorted(settings.items()):
+        written += training_curves(recs, out, stems[label, version],
+                                   f"{label} (v{version}): validation score while training")
+    return written
+
+
+def curve_settings(records: Iterable[Record]) -> tuple[dict[tuple[str, str], list[tuple[str, Record]]],
+                                                        dict[tuple[str, str], str]]:
+    """The records of each task setting (label, version) that have a validation curve, and the file stem
+    of its figure."""
     settings: dict[tuple[str, str], list[tuple[str, Record]]] = defaultdict(list)
     for r in records:
         # per-epoch records of the earlier budget have no update axis: they draw nothing, name nothing
         if r.completed and r.history and "update" in r.history[0] and r.is_run:
             settings[task_setting(r.task)].append((r.label, r))
     versions = Counter(label for label, _ in settings)  # task versions per label in this folder
-    written = []
-    for (label, version), recs in sorted(settings.items()):
+    stems = {}
+    for label, version in settings:
         # the version joins the file name only where one folder holds several, so today's names stay
         name = label if versions[label] == 1 else f"{label}_v{version}"
-        stem = "curves_" + "".join(ch if ch.isalnum() or ch in "-_=," else "_" for ch in name).strip("_")
-        written += training_curves(recs, out, stem, f"{label} (v{version}): validation score while training")
-    return written
+        stems[label, version] = "curves_" + "".join(ch if ch.isalnum() or ch in "-_=," else "_"
+                                                    for ch in name).strip("_")
+    return settings, stems
 
 
 def all_figures(records: Sequence[Record], out: Path) -> list[Path]:

@@ -13,6 +13,7 @@ from typing import Any, Iterable, Sequence
 
 from benchmark.harness.record import Record
 from benchmark.reporting.comparison import comparison_cells, comparison_head
+from benchmark.reporting.figures import curve_settings
 from benchmark.reporting.formatting import format_stat
 from benchmark.reporting.leaderboard import STILL_IMPROVING_MARK, Board, Row, build_boards, task_setting
 
@@ -177,12 +178,12 @@ def _comparison_values(row: Row) -> list[str]:
     return [delta, p, rank]
 
 
-def _board_section(board: Board, sources: dict, out: Path, curves: dict[str, Path]) -> str:
+def _board_section(board: Board, sources: dict, out: Path, curves: dict[tuple[str, str], Path]) -> str:
     parts = [f'<section class="board" id="{_e(section_id(board))}" data-version="{_e(board.version)}">', f"<h2>{_e(board.title)}</h2>",
              '<div class="scroll">', board_table(board, sources, out), '</div>', '<ul class="notes">']
     parts += [f"<li>{_e(n)}</li>" for n in board.notes()]
     parts.append("</ul>")
-    figure = curves.get(board.task)
+    figure = curves.get((board.task, board.version))
     if figure is not None:
         parts.append(f'<details><summary>validation curves</summary><img alt="{_e(figure.stem)}" '
                      f'src="{_href(figure, out)}"></details>')
@@ -226,15 +227,13 @@ def figure_task(figure: Path, tasks: Sequence[str]) -> str | None:
     return None
 
 
-def curves_stem(label: str) -> str:
-    return "curves_" + "".join(ch if ch.isalnum() or ch in "-_=," else "_" for ch in label).strip("_")
-
-
 def render_task_page(task: str, boards: Sequence[Board], sources: dict, out: Path, figures: Sequence[Path],
-                     reported: dict[str, Any]) -> str:
+                     reported: dict[str, Any], stems: dict[tuple[str, str], str]) -> str:
+    """``stems``: the validation-curve figure of each task setting (label, version), as ``figures`` names it."""
     versions = sorted({b.version for b in boards})
-    curves = {b.task: f for b in boards for f in figures if f.stem in (curves_stem(b.task),
-                                                                        f"{curves_stem(b.task)}_v{b.version}")}
+    by_stem = {f.stem: f for f in figures}
+    curves = {(b.task, b.version): by_stem[stems[b.task, b.version]] for b in boards
+              if stems.get((b.task, b.version)) in by_stem}
     options = "".join(f'<option value="{_e(v)}">v{_e(v)}</option>' for v in versions)
     body = [f'<p><a href="index.html">rlbench leaderboard</a> / {_e(task)}</p>', f"<h1>{_e(task)}</h1>",
             '<div class="filters"><label>task version <select id="version"><option value="all">all</option>'
@@ -282,11 +281,12 @@ def write_site(located: Sequence[tuple[Path, Record]], out: Path, figures: Seque
     for b in boards:
         by_task[names.get(b.task, b.task.split(" ")[0])].append(b)
     pngs = [f for f in figures if f.suffix == ".png"]
+    stems = curve_settings(r for _, r in located)[1]
     written = []
     for task, task_boards in sorted(by_task.items()):
         mine = [f for f in pngs if figure_task(f, list(by_task)) == task]
         path = out / page_name(task)
-        path.write_text(render_task_page(task, task_boards, sources, out, mine, reported))
+        path.write_text(render_task_page(task, task_boards, sources, out, mine, reported, stems))
         written.append(path)
     index = out / "index.html"
     index.write_text(render_index(by_task))
