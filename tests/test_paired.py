@@ -5,7 +5,7 @@ import pytest
 from scipy import stats
 
 from benchmark.reporting.paired import (MIN_CELLS, bootstrap_interval, compare, holm, p_floor, rank_intervals,
-                                        resample_indices, sign_flip_p)
+                                        resample_weights, sign_flip_p)
 
 CELLS = [(seed, fold) for seed in range(3) for fold in range(5)]  # 15 paired cells
 
@@ -85,21 +85,31 @@ def test_ranks_use_only_the_cells_every_row_has_and_follow_the_direction():
     assert ranks == [(2, 2, 2), (1, 1, 1)]
 
 
-def test_resamples_stay_within_their_fold_and_repeat_with_the_seed():
+def test_resamples_draw_folds_then_cells_and_repeat_with_the_seed():
     folds = [0, 0, 0, 1, 1, 2, 2]
-    idx = resample_indices(folds, n_resamples=50)
-    assert idx.shape == (50, 7)
-    drawn_folds = np.asarray(folds)[idx]
-    assert all(sorted(row) == sorted(folds) for row in drawn_folds.tolist())  # each fold keeps its count
-    assert np.array_equal(idx, resample_indices(folds, n_resamples=50))
+    weights = resample_weights(folds, n_resamples=2000)
+    assert weights.shape == (2000, 7) and np.array_equal(weights, resample_weights(folds, n_resamples=2000))
+    # each drawn fold brings as many cells as it holds, so a resample has 5 to 9 cells (three folds drawn)
+    sizes = weights.sum(axis=1)
+    assert sizes.min() >= 6 and sizes.max() <= 9 and len(set(sizes.tolist())) > 1
+    # a fold is left out of some resamples: its spread is part of the interval
+    assert (weights[:, 5:].sum(axis=1) == 0).any()
     diffs = np.linspace(-0.01, 0.03, 7)
     assert bootstrap_interval(diffs, folds) == bootstrap_interval(diffs, folds)
+    # one fold: only its cells (seeds) are drawn, n each time
+    assert (resample_weights([0, 0, 0, 0], n_resamples=100).sum(axis=1) == 4).all()
 
 
-def test_folds_of_one_cell_are_resampled_together_not_frozen():
+def test_the_interval_keeps_the_spread_between_folds():
+    # the seeds agree within each fold, the folds disagree in sign: the test finds nothing, nor may the interval
+    diffs = np.repeat([0.03, -0.01, 0.02, -0.015, 0.025], 3) + np.tile([0.0, 0.0005, -0.0005], 5)
+    folds = np.repeat(np.arange(5), 3)
+    low, high = bootstrap_interval(diffs, folds)
+    assert low < 0 < high and sign_flip_p(diffs) > 0.05
+
+
+def test_folds_of_one_cell_are_resampled_not_frozen():
     folds = [0, 1, 2, 3, 4]  # one seed x 5 folds
-    idx = resample_indices(folds, n_resamples=200)
-    assert len({tuple(row) for row in idx.tolist()}) > 1  # the draws vary
     low, high = bootstrap_interval(np.array([0.01, 0.02, -0.01, 0.03, 0.0]), folds)
     assert low < high
 

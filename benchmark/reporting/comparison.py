@@ -104,8 +104,8 @@ def comparison_note(board: Board) -> str:
                                                       f"{k} cells"))
     return (f"Δ: the row's {main} minus {board.against}'s{missing}, mean over the (seed, fold) cells both have "
             "(a fold where neither row depends on the seed counts once), "
-            f"with a 95 % bootstrap interval [{paired.N_RESAMPLES:,} resamples of the cells, within each fold "
-            f"where every fold has two or more, seed {paired.SEED}]; p: exact sign-flip test of no difference "
+            f"with a 95 % bootstrap interval [{paired.N_RESAMPLES:,} two-stage resamples: the folds, then the "
+            f"cells within each drawn fold; seed {paired.SEED}]; p: exact sign-flip test of no difference "
             f"over those cells, Holm-corrected across this table's rows; \"too few (n)\": too few paired cells "
             f"to test, under {k}, where no p can reach 0.05 (the exact floor is 2/2^n) and a bootstrap of so "
             f"few values is narrower than the truth, so Δ shows the range of the cells' differences instead; "

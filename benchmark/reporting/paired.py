@@ -2,7 +2,8 @@
 
 Two rows of a table that ran on the same task with the same seeds and folds form paired cells, one per
 (seed, fold). Over the cells both rows have, the difference of their scores has a bootstrap interval
-(cells resampled within each fold, from a fixed generator, so the interval is the same every time), an
+(a two-stage bootstrap: folds resampled, then cells within each drawn fold, from a fixed generator, so
+the interval is the same every time), an
 exact sign-flip test of "no difference" (every one of the 2^n sign patterns while that is affordable),
 and Holm's correction across the rows of one table. The same resamples give each row's rank interval.
 With n paired cells the smallest p a sign-flip test can reach is 2 / 2^n, so below ``MIN_CELLS`` no test
@@ -48,28 +49,36 @@ def p_floor(n: int) -> float:
     return min(1.0, 2.0 / 2 ** n)
 
 
-def resample_indices(strata: Sequence[Hashable], n_resamples: int = N_RESAMPLES, seed: int = SEED) -> np.ndarray:
-    """``[n_resamples, n]`` indices into the cells, each resample drawing with replacement within each
-    stratum (fold) as many cells as it holds, so every fold weighs in every resample as it does in the data.
-    Where some fold has a single cell (one seed), stratifying would freeze it, so the cells are drawn from
-    all of them instead."""
+def resample_weights(strata: Sequence[Hashable], n_resamples: int = N_RESAMPLES, seed: int = SEED) -> np.ndarray:
+    """``[n_resamples, n]``: how often each cell is drawn in each resample of a two-stage bootstrap, folds
+    first (as many as there are, with replacement), then within each drawn fold as many of its cells as it
+    holds (with replacement). Resampling the folds keeps the fold-to-fold spread (which test videos) in the
+    interval, as the sign-flip test keeps it; resampling only within folds would leave it out and give
+    intervals that exclude 0 where the test finds nothing. One fold: the cells (seeds) alone are drawn."""
     strata = np.asarray(strata)
-    if len(strata) and min(np.unique(strata, return_counts=True)[1]) < 2:
-        strata = np.zeros(len(strata), dtype=int)  # a fold of one cell cannot vary within itself: resample all
     rng = np.random.default_rng(seed)
-    columns = []
-    for value in sorted(set(strata.tolist())):
-        members = np.flatnonzero(strata == value)
-        columns.append(members[rng.integers(0, len(members), size=(n_resamples, len(members)))])
-    return np.concatenate(columns, axis=1) if columns else np.zeros((n_resamples, 0), dtype=int)
+    groups = [np.flatnonzero(strata == value) for value in sorted(set(strata.tolist()))]
+    weights = np.zeros((n_resamples, len(strata)))
+    if not groups:
+        return weights
+    picks = rng.integers(0, len(groups), size=(n_resamples, len(groups))) if len(groups) > 1 \
+        else np.zeros((n_resamples, 1), dtype=int)
+    rows = np.arange(n_resamples)
+    for slot in range(len(groups)):
+        for g, members in enumerate(groups):
+            chosen = rows[picks[:, slot] == g]
+            draws = members[rng.integers(0, len(members), size=(len(chosen), len(members)))]
+            np.add.at(weights, (np.repeat(chosen, len(members)), draws.ravel()), 1)
+    return weights
 
 
 def bootstrap_interval(diffs: np.ndarray, strata: Sequence[Hashable], level: float = LEVEL,
                        n_resamples: int = N_RESAMPLES, seed: int = SEED) -> tuple[float, float]:
-    """Percentile interval of the mean difference over resamples stratified by fold."""
+    """Percentile interval of the mean difference over two-stage resamples (``resample_weights``)."""
     if len(diffs) == 0:
         return float("nan"), float("nan")
-    means = diffs[resample_indices(strata, n_resamples, seed)].mean(axis=1)
+    weights = resample_weights(strata, n_resamples, seed)
+    means = weights @ diffs / weights.sum(axis=1)
     tail = (1 - level) / 2
     low, high = np.quantile(means, [tail, 1 - tail])
     return float(low), float(high)
@@ -146,7 +155,8 @@ def rank_intervals(rows: Sequence[Mapping[Cell, float]], higher_is_better: bool,
     if len(cells) < MIN_CELLS:
         return [(int(at), None, None) for at in _ranks(scores.mean(axis=1, keepdims=True), higher_is_better)[:, 0]], \
             len(cells)
-    means = scores[:, resample_indices([c[1] for c in cells], n_resamples, seed)].mean(axis=2)  # [rows, resamples]
+    weights = resample_weights([c[1] for c in cells], n_resamples, seed)
+    means = scores @ weights.T / weights.sum(axis=1)  # [rows, resamples]
     observed = _ranks(scores.mean(axis=1, keepdims=True), higher_is_better)[:, 0]
     ranks = _ranks(means, higher_is_better)
     tail = (1 - level) / 2
