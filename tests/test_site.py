@@ -59,8 +59,9 @@ def test_figures_go_to_the_page_of_their_task():
 
 def test_pages_are_pure_functions_of_the_records(tmp_path):
     loc = located(site_fixture(), tmp_path / "results")
-    first = [p.read_text() for p in write_site(loc, tmp_path / "a" / "site", [], REPORTED)]
-    second = [p.read_text() for p in write_site(loc, tmp_path / "b" / "site", [], REPORTED)]
+    boards = build_boards(r for _, r in loc)
+    first = [p.read_text() for p in write_site(loc, boards, tmp_path / "a" / "site", [], REPORTED)]
+    second = [p.read_text() for p in write_site(loc, boards, tmp_path / "b" / "site", [], REPORTED)]
     assert first == second
     assert "http://" not in "".join(first) and "https://" not in "".join(first)  # nothing fetched at view time
 
@@ -83,7 +84,7 @@ def chromium_driver(tmp_path):
 
 def test_a_real_browser_sorts_by_a_column_and_filters(tmp_path):
     loc = located(site_fixture(), tmp_path / "results")
-    pages = write_site(loc, tmp_path / "results" / "site", [], REPORTED)
+    pages = write_site(loc, build_boards(r for _, r in loc), tmp_path / "results" / "site", [], REPORTED)
     page = next(p for p in pages if p.name == "synth-affect.html")
     driver = chromium_driver(tmp_path)
     try:
@@ -122,6 +123,9 @@ def test_paper_html_writes_the_site_from_the_cli(tmp_path):
     results = tmp_path / "results"
     for path, rec in located(site_fixture(), results):
         write_record(path, rec)
+    typo = CliRunner().invoke(app, ["paper", "--results", str(results), "--html", "--against", "lsmt"])
+    assert typo.exit_code == 2 and "unknown row 'lsmt'. Did you mean 'lstm'" in typo.output
+    assert not (results / "paper").exists()  # refused before anything was written
     r = CliRunner().invoke(app, ["paper", "--results", str(results), "--html"])
     assert r.exit_code == 0, r.output
     index = (results / "site" / "index.html").read_text()

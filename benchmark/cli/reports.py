@@ -30,14 +30,16 @@ def paper_cmd(results: Results = RUNS, out: Out = None, converged_only: Converge
     from benchmark.reporting.paper import write_paper
 
     folder_of_records(results)
-    ablations = results / "ablations"
-    redrawn = [p for m in read_manifests(ablations) for p in write_ablation(m, results, ablations)[1]] \
-        if ablations.is_dir() else []
     skipped: list[str] = []
     located = list(iter_records(results, skipped))
     records = [r for _, r in located]
+    # every table at once, for the --against check (before anything is written) and the site
+    boards = build_boards(records, "test", (), converged_only, against) if against is not None or html else []
     if against is not None:
-        check_against(build_boards(records), against)
+        check_against(boards, against)
+    ablations = results / "ablations"
+    redrawn = [p for m in read_manifests(ablations) for p in write_ablation(m, results, ablations)[1]] \
+        if ablations.is_dir() else []
     paper = out or results / "paper"
     written = write_paper(records, paper, ablations, converged_only, against)
     if html:
@@ -45,7 +47,7 @@ def paper_cmd(results: Results = RUNS, out: Out = None, converged_only: Converge
         from benchmark.reporting.site import write_site
 
         figures = [p for p in written if p.parent == paper / "figures"]
-        written += write_site(located, paper.parent / "site", figures, reported_numbers(), converged_only, against)
+        written += write_site(located, boards, paper.parent / "site", figures, reported_numbers())
     for problem in skipped:
         typer.echo(f"skipped: {problem}", err=True)
     typer.echo(written[0].read_text())  # paper.md
@@ -96,7 +98,8 @@ def check_against(boards, against: str) -> None:
     """An --against that names no row of any table is a typo, not a table without that model."""
     from benchmark.harness.plan import RunError
     from benchmark.harness.registry import unknown_name_message
+    from benchmark.reporting.comparison import model_name
 
     if boards and all(b.against_missing for b in boards):
-        names = sorted({n for b in boards for r in b.rows for n in (r.model, r.model.split(' ')[0])})
+        names = sorted({n for b in boards for r in b.rows for n in (r.model, model_name(r.model))})
         raise RunError(f"--against: no table has such a row; {unknown_name_message('row', against, names)}")

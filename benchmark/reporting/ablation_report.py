@@ -13,7 +13,6 @@ from typing import Any, Mapping, Sequence
 
 from benchmark.harness.record import Record, RecordError
 from benchmark.reporting.figures import training_curves
-from benchmark.reporting.comparison import compare_rows
 from benchmark.reporting.formatting import format_number
 from benchmark.reporting.leaderboard import Board, build_boards, mean_std, render_csv, render_latex, render_markdown
 
@@ -41,15 +40,14 @@ def variant_records(manifest: Mapping[str, Any], results: Path) -> list[Record]:
 def ablation_board(manifest: Mapping[str, Any], records: Sequence[Record]) -> tuple[Board, str | None]:
     """The variants' table, rows in the manifest's order, and the name of the reference row (tables name a
     tuned variant's row with " (tuned)")."""
-    boards = build_boards(records)
+    shown = {rec.model.name: rec.label for rec in records}
+    reference = shown.get(manifest.get("reference"), manifest.get("reference"))
+    boards = build_boards(records, against=reference)  # paired with the reference variant, not the best row
     if len(boards) != 1:
         raise ReportError(f"ablation {manifest['name']!r}: its records make {len(boards)} task tables, not one")
     board = boards[0]
-    shown = {rec.model.name: rec.label for rec in records}
     order = {shown.get(v["label"], v["label"]): i for i, v in enumerate(manifest["variants"])}
     board.rows.sort(key=lambda r: order.get(r.model, len(order)))
-    reference = shown.get(manifest.get("reference"), manifest.get("reference"))
-    compare_rows(board, reference)  # paired with the reference variant, not with the best row
     return board, reference
 
 

@@ -13,6 +13,11 @@ if TYPE_CHECKING:
     from benchmark.reporting.leaderboard import Board, Row
 
 
+def model_name(label: str) -> str:
+    """The model a row's label names ("lstm [hidden=64] (tuned)" -> "lstm"): names hold no spaces."""
+    return label.split(" ")[0]
+
+
 def compare_rows(board: Board, against: str | None = None) -> None:
     """Fill each row's paired comparison with the board's comparison row, Holm's correction across the rows
     and the trained rows' rank intervals."""
@@ -21,7 +26,7 @@ def compare_rows(board: Board, against: str | None = None) -> None:
     chosen = None
     if against is not None:
         named = [r for r in board.rows if r.model == against] or \
-                [r for r in board.rows if r.model.split(" ")[0].split("[")[0] == against]
+                [r for r in board.rows if model_name(r.model) == against]
         chosen = named[0] if named else None
         board.against_missing = None if named else against
     # the best trained row; one that is unfinished, dirty or partial anchors only if every trained row is

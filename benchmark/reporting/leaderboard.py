@@ -40,7 +40,7 @@ class Row:
     cells: dict[tuple[int, int], float] = field(default_factory=dict)  # (seed, fold) -> main score
     versus: paired.Paired | None = None  # against the board's comparison row (None: it is that row)
     p_holm: float | None = None
-    rank: tuple[int, int, int] | None = None  # its place among the trained rows, and that rank's 95 % interval
+    rank: tuple[int, int | None, int | None] | None = None  # its place among the trained rows, its 95 % interval
 
     @property
     def marks(self) -> str:
@@ -91,6 +91,7 @@ class Board:
         if self.against is not None:
             out.append(comparison_note(self))
         return out
+
 
 STILL_IMPROVING_MARK = "↗"
 DIRTY_MARK = "‡"
@@ -170,7 +171,7 @@ def build_boards(records: Iterable[Record], split: str = "test", tasks: Sequence
                                   len(recs), sum(r.still_improving for r in recs), sum(r.dirty for r in recs),
                                   tuple(sorted(set().union(*per_seed_folds.values()))),
                                   any(len(f) < board.n_folds for f in per_seed_folds.values()),
-                                  {(r.seed, r.task.fold): r.scores[split][main] for r in recs}))
+                                  {(r.seed, r.task.fold): r.scores[split][main] for r in recs} if main else {}))
         if not metrics:
             boards.append(board)
             continue

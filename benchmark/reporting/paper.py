@@ -50,10 +50,8 @@ def _measured(records: Sequence[Record], table: PaperTable, converged_only: bool
     return [b for b in boards if any(m in b.metrics for m in table.metrics)]
 
 
-def render_table_md(table: PaperTable, records: Sequence[Record], reported: dict[str, Any],
-                    converged_only: bool = False, against: str | None = None) -> str:
+def render_table_md(table: PaperTable, boards: Sequence[Board], reported: dict[str, Any]) -> str:
     out = [f"## {table.title}", ""]
-    boards = _measured(records, table, converged_only, against)
     if not boards:
         out += [f"No records for {', '.join(table.tasks)} on this machine. Fill this table with:", "",
                 f"    {table.fill}", ""]
@@ -93,13 +91,12 @@ def render_table_md(table: PaperTable, records: Sequence[Record], reported: dict
     return "\n".join(out)
 
 
-def render_table_csv(table: PaperTable, records: Sequence[Record], reported: dict[str, Any],
-                     converged_only: bool = False, against: str | None = None) -> str:
+def render_table_csv(table: PaperTable, boards: Sequence[Board], reported: dict[str, Any]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["table", "kind", "task", "method", "metric", "mean", "std", "n_seeds", "still_improving_cells",
                 "dirty_cells", "partial", "source", *COMPARISON_FIELDS])
-    for b in _measured(records, table, converged_only, against):
+    for b in boards:
         shown = [m for m in table.metrics if m in b.metrics]
         for r in b.rows:
             for m in shown:  # the comparison (on the main score) goes with a row's first line
@@ -115,10 +112,9 @@ def render_table_csv(table: PaperTable, records: Sequence[Record], reported: dic
     return buf.getvalue()
 
 
-def render_table_tex(table: PaperTable, records: Sequence[Record], reported: dict[str, Any],
-                     converged_only: bool = False, against: str | None = None) -> str:
+def render_table_tex(table: PaperTable, boards: Sequence[Board], reported: dict[str, Any]) -> str:
     out = [f"% {table.title}: measured rows from this repository's records; reported rows quoted with sources"]
-    for b in _measured(records, table, converged_only, against):
+    for b in boards:
         metrics = [m for m in table.metrics if m in b.metrics]
         extra = [latex_escape(h).replace("Δ", r"$\Delta$") for h in comparison_head(b)]
         out += [r"\begin{tabular}{l" + "r" * (len(metrics) + 1 + len(extra)) + "}", r"\toprule",
@@ -152,10 +148,11 @@ def write_paper(records: Iterable[Record], out: Path, ablations: Path | None = N
                              "Measured rows come from the run records; reported rows are quoted from their "
                              "sources and never mixed with them.", ""]
     for table in TABLES:
-        md = render_table_md(table, records, reported, converged_only, against)
+        boards = _measured(records, table, converged_only, against)
+        md = render_table_md(table, boards, reported)
         sections.append(md)
-        for suffix, text in (("md", md), ("csv", render_table_csv(table, records, reported, converged_only, against)),
-                             ("tex", render_table_tex(table, records, reported, converged_only, against))):
+        for suffix, text in (("md", md), ("csv", render_table_csv(table, boards, reported)),
+                             ("tex", render_table_tex(table, boards, reported))):
             path = out / f"{table.key}.{suffix}"
             path.write_text(text if text.endswith("\n") else text + "\n")
             written.append(path)

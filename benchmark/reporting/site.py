@@ -1,6 +1,6 @@
 """The static HTML leaderboard: an index and one page per task, pure functions of the records like the
-Markdown tables. Every asset is inline (style and script) or a relative link to a figure ``rlbench paper``
-drew, so the site opens from disk with no server and no network. Each table sorts by any column on a click
+Markdown tables. Every asset is written beside the pages (one style sheet, one script) or is a relative
+link to a figure ``rlbench paper`` drew, so the site opens from disk with no server and no network. Each table sorts by any column on a click
 on its header, and a page filters its tables by task version and hides still-improving rows."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from benchmark.harness.record import Record
 from benchmark.reporting.comparison import comparison_cells, comparison_head
 from benchmark.reporting.figures import curve_settings
 from benchmark.reporting.formatting import format_stat
-from benchmark.reporting.leaderboard import STILL_IMPROVING_MARK, Board, Row, build_boards, task_setting
+from benchmark.reporting.leaderboard import STILL_IMPROVING_MARK, Board, Row, task_setting
 
 FIGURE_PREFIXES = ("curves_", "memory_horizon_", "importance_trace_", "prediction_trace_", "memory_trace_")
 
@@ -212,8 +212,8 @@ def _reported_blocks(task: str, reported: dict[str, Any]) -> str:
 
 def _page(title: str, body: str) -> str:
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-            f"<title>{_e(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n{body}\n"
-            f"<script>{SCRIPT}</script>\n</body>\n</html>\n")
+            f"<title>{_e(title)}</title>\n<link rel=\"stylesheet\" href=\"site.css\">\n</head>\n<body>\n{body}\n"
+            "<script src=\"site.js\"></script>\n</body>\n</html>\n")
 
 
 def figure_task(figure: Path, tasks: Sequence[str]) -> str | None:
@@ -270,11 +270,14 @@ def render_index(by_task: dict[str, list[Board]]) -> str:
     return _page("rlbench leaderboard", "\n".join(body))
 
 
-def write_site(located: Sequence[tuple[Path, Record]], out: Path, figures: Sequence[Path], reported: dict[str, Any],
-               converged_only: bool = False, against: str | None = None) -> list[Path]:
-    """Write ``out/index.html`` and one page per task; returns the paths written."""
+def write_site(located: Sequence[tuple[Path, Record]], boards: Sequence[Board], out: Path, figures: Sequence[Path],
+               reported: dict[str, Any]) -> list[Path]:
+    """Write ``out/index.html``, one page per task and the style and script they share, from the records and
+    the boards built from them; returns the paths written."""
     out.mkdir(parents=True, exist_ok=True)
-    boards = build_boards((r for _, r in located), "test", (), converged_only, against)
+    assets = [out / "site.css", out / "site.js"]
+    assets[0].write_text(STYLE.lstrip())
+    assets[1].write_text(SCRIPT.lstrip())
     sources = row_sources(located)
     by_task: dict[str, list[Board]] = defaultdict(list)
     names = {task_setting(r.task)[0]: r.task.name for _, r in located}
@@ -290,4 +293,4 @@ def write_site(located: Sequence[tuple[Path, Record]], out: Path, figures: Seque
         written.append(path)
     index = out / "index.html"
     index.write_text(render_index(by_task))
-    return [index, *written]
+    return [index, *written, *assets]
