@@ -64,8 +64,8 @@ class HumanModel(Model):
     def predict(self, episodes):
         raise ValueError("model 'human' has no per-step predictions; it is scored by annotator agreement")
 
-    def evaluate(self, task, episodes):
+    def scorer(self, task, episodes):
         humans = getattr(task, "evaluate_humans", None)
         if humans is None:
             raise ValueError(f"model 'human' needs a task with several annotators; {task.metadata.name!r} has none")
-        return humans(episodes)
+        return humans

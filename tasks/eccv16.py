@@ -160,6 +160,9 @@ class Eccv16Task(Task):
         check_folds(folds, ids, str(split_path))
         return folds, str(split_path)
 
+    def scores_are_sequence_means(self) -> bool:
+        return True  # every score is averaged over videos
+
     def evaluate(self, predictions, episodes: Sequence[Episode]) -> dict[str, float]:
         from tasks.predictions import aligned_predictions
 

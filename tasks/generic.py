@@ -114,6 +114,9 @@ class GenericTask(Task):
             raise TaskDataError(f"{path}: attribute 'target_names' must be a non-empty list of distinct names")
         return names
 
+    def scores_are_sequence_means(self) -> bool:
+        return self.options.aggregation == "per_sequence"
+
     def evaluate(self, predictions, episodes: Sequence[Episode]) -> dict[str, float]:
         if self.target_names is None:
             raise RuntimeError("GenericTask.evaluate needs load() first (the target names come from the file)")

@@ -196,6 +196,9 @@ class LirisAccede(Task):
         o = self.options
         return make_folds(movies, o.n_folds, o.val_fraction, o.split_seed)
 
+    def scores_are_sequence_means(self) -> bool:
+        return self.options.aggregation == "per_sequence"
+
     def evaluate(self, predictions, episodes: Sequence[Episode]) -> dict[str, float]:
         return regression_metrics.regression_scores(predictions, episodes, ("valence", "arousal"),
                                                     self.options.aggregation)

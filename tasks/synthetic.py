@@ -125,6 +125,9 @@ class SynthAffect(Task):
         spec = TaskSpec(tuple((m, dims[m]) for m in AFFECT_MODALITIES), ("valence", "arousal"), self.metadata.kind)
         return TaskData(episodes, folds, spec, _fingerprint(o), folds_sha256(folds))
 
+    def scores_are_sequence_means(self) -> bool:
+        return self.options.aggregation == "per_sequence"
+
     def evaluate(self, predictions, episodes: Sequence[Episode]) -> dict[str, float]:
         return regression_metrics.regression_scores(
             predictions, episodes, ("valence", "arousal"), self.options.aggregation
@@ -236,6 +239,9 @@ class SynthSummary(Task):
             (("scene", o.scene_dim), ("audio", o.audio_dim), ("intro", o.intro_dim)), ("importance",), self.metadata.kind
         )
         return TaskData(episodes, folds, spec, _fingerprint(o), folds_sha256(folds))
+
+    def scores_are_sequence_means(self) -> bool:
+        return True  # every score is averaged over videos
 
     def evaluate(self, predictions, episodes: Sequence[Episode]) -> dict[str, float]:
         return vsumm.evaluate_videos(predictions, episodes, self.options.budget, "mean")

@@ -210,6 +210,9 @@ class TVSumClips(Task):
                 differences[vid] = f"{n_frames} annotated frames; tvsum_anno.json says {ep.meta['frames_in_anno']}"
         return hashlib.sha256(path.read_bytes()).hexdigest(), differences
 
+    def scores_are_sequence_means(self) -> bool:
+        return True  # every score is averaged over videos
+
     def evaluate(self, predictions, episodes: Sequence[Episode]) -> dict[str, float]:
         scores = vsumm.evaluate_videos(predictions, episodes, self.options.budget, "mean")
         if self.options.rank != "frames":

@@ -1,5 +1,6 @@
 """Golden leaderboard files from fixture records (set RLBENCH_UPDATE_GOLDEN=1 to rewrite them)."""
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -175,3 +176,43 @@ def test_paired_columns_find_the_clear_loss_and_not_the_noise():
     assert against_mlp.against == "mlp" and {r.model: r for r in against_mlp.rows}["lstm"].versus.delta < 0
     (missing,) = build_boards(paired_fixture(), against="svr")
     assert missing.against == "lstm" and "--against svr: no such row here" in missing.notes()[-1]
+
+
+def test_set_fixture():
+    """One seed x 2 folds, too few cells to test: mlp is worse than lstm on every resample of the test
+    sequences; gru's records were drawn from another split, so they share no draws with lstm."""
+    import numpy as np
+    rng = np.random.default_rng(0)
+    recs = []
+    for fold in range(2):
+        shared = 0.1 + 0.02 * fold + rng.normal(0, 0.01, 200)  # which sequences were drawn moves both rows
+
+        def with_resamples(rec, scores, seed):
+            return dataclasses.replace(rec, test_resamples={"metric": "mse", "n": 200, "seed": seed,
+                                                            "sequences": 20, "scores": scores.tolist()})
+        recs += [with_resamples(record("lstm", 0, fold, 0.1 + 0.02 * fold, 0.5), shared, 100 + fold),
+                 with_resamples(record("mlp", 0, fold, 0.13 + 0.02 * fold, 0.4),
+                                shared + 0.03 + rng.normal(0, 0.002, 200), 100 + fold),
+                 with_resamples(record("gru", 0, fold, 0.105 + 0.02 * fold, 0.45), shared, 900 + fold)]
+    return recs
+
+
+@pytest.mark.parametrize("fmt, suffix", [("md", "md"), ("csv", "csv")])
+def test_golden_test_set_interval(fmt, suffix):
+    text = RENDERERS[fmt](build_boards(test_set_fixture()))
+    path = GOLDEN / f"leaderboard_test_set.{suffix}"
+    if os.environ.get("RLBENCH_UPDATE_GOLDEN"):
+        path.write_text(text)
+    assert text == path.read_text()
+
+
+def test_too_few_cells_show_the_test_set_interval_apart_and_only_on_shared_draws():
+    (board,) = build_boards(test_set_fixture())
+    rows = {r.model: r for r in board.rows}
+    mlp, gru = rows["mlp"].versus, rows["gru"].versus
+    assert mlp.p is None and mlp.test_cells == 2 and 0.025 < mlp.test_low < 0.03 < mlp.test_high < 0.035
+    assert gru.test_cells == 0 and gru.test_low is None
+    text = RENDERERS["md"]([board])
+    assert "test-set [+0.0" in text and text.count("test-set [+") == 1
+    assert "200 resamples of the test sequences" in board.notes()[-1]
+    assert "test-set [a, b]" not in " ".join(build_boards(paired_fixture())[0].notes())  # nothing to say there

@@ -123,3 +123,31 @@ def test_rows_that_ignore_the_seed_count_one_cell_per_fold():
     # one row varies with the seed: every cell counts
     c = {(s, f): 0.12 + 0.01 * f + 0.001 * s for s in range(3) for f in range(5)}
     assert compare(a, c).n == 15
+
+
+def test_the_test_set_interval_finds_a_shift_on_the_same_draws_and_not_identical_scores():
+    from benchmark.reporting.paired import test_set_interval
+    rng = np.random.default_rng(3)
+    # one cell: what varies from resample to resample is which test sequences were drawn, shared by both rows
+    shared = rng.normal(0.15, 0.02, 1000)
+    row = {(0, 0): (7, shared + 0.01 + rng.normal(0, 0.001, 1000))}
+    against = {(0, 0): (7, shared)}
+    low, high, n = test_set_interval(row, against)
+    assert n == 1 and 0.007 < low < 0.01 < high < 0.013
+    assert test_set_interval(against, against) == (0.0, 0.0, 1)
+
+
+def test_the_test_set_interval_pairs_only_cells_scored_on_the_same_draws():
+    from benchmark.reporting.paired import test_set_interval
+    scores = np.linspace(0, 1, 1000)
+    row = {(0, 0): (7, scores + 1), (0, 1): (8, scores + 3), (1, 0): (7, scores[:10])}
+    against = {(0, 0): (7, scores), (0, 1): (9, scores), (1, 0): (7, scores)}
+    # (0, 1) was drawn from another split, (1, 0) holds another number of resamples: only (0, 0) pairs
+    assert test_set_interval(row, against) == pytest.approx((1.0, 1.0, 1))
+    assert test_set_interval(row, {}) == (None, None, 0)
+    # the mean over cells, resample by resample: a cell +1 and a cell -1 on the same draws cancel
+    two = {(0, 0): (7, scores + 1), (1, 0): (7, scores - 1)}
+    base = {(0, 0): (7, scores), (1, 0): (7, scores)}
+    assert test_set_interval(two, base) == pytest.approx((0.0, 0.0, 2))
+    p = compare({c: 0.0 for c in two}, {c: 0.0 for c in base}, row_resamples=two, against_resamples=base)
+    assert p.low is None and (p.test_low, p.test_high, p.test_cells) == pytest.approx((0.0, 0.0, 2))

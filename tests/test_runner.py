@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 
 import torch
@@ -155,3 +156,21 @@ def test_leaky_test_selection_is_explicit_and_flagged(tmp_path):
     table = render_markdown(build_boards(r for _, r in iter_records(tmp_path / "res")))
     assert "mlp [epochs=3, patience=2, selection=leaky-test-max] ⚠ LEAKY: epoch chosen on test" in table
     assert has_row(table, "mlp [epochs=3, patience=2]")
+
+
+def test_every_cell_scores_the_same_resamples_of_its_test_sequences(tmp_path):
+    from benchmark.harness.record import Record
+    from benchmark.harness.test_resamples import N_RESAMPLES
+    from benchmark.reporting.leaderboard import RENDERERS, build_boards
+
+    execute(request(tmp_path, seeds=[0]))
+    recs = {d["model"]["name"]: d for _, d in record_files(tmp_path / "res")}
+    mean, mlp = recs["mean"]["test_resamples"], recs["mlp"]["test_resamples"]
+    assert mean["seed"] == mlp["seed"] and mean["metric"] == "mse" and len(mlp["scores"]) == mlp["n"] == N_RESAMPLES
+    assert mlp["sequences"] == recs["mlp"]["task"]["sizes"]["test"]
+    # a resample's mean is near the cell's own test score, and which sequences were drawn moves it
+    assert np.mean(mlp["scores"]) == pytest.approx(recs["mlp"]["main_score"], rel=0.1) and np.std(mlp["scores"]) > 0
+    typed = [Record.from_json(d, "r") for d in recs.values()]
+    assert typed[0].test_resamples == recs[typed[0].model.name]["test_resamples"]
+    (board,) = build_boards(typed)
+    assert "test-set [" in RENDERERS["md"]([board])  # one seed x one fold: too few to test, the test set shown

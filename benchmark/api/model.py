@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Mapping, Protocol, Sequence
+from typing import Any, Callable, ClassVar, Mapping, Protocol, Sequence
 
 from benchmark.api.budget import TrainBudget
 from benchmark.api.episodes import Episode, TaskSpec
@@ -69,6 +69,12 @@ class Model(ABC):
         return 0
 
     def evaluate(self, task: Task, episodes: Sequence[Episode]) -> dict[str, float]:
-        """Score on ``episodes`` with the task's protocol. Reference rows that are not predictions
-        (human agreement) override this."""
-        return task.evaluate(self.predict(episodes), episodes)
+        """Score on ``episodes`` with the task's protocol."""
+        return self.scorer(task, episodes)(episodes)
+
+    def scorer(self, task: Task, episodes: Sequence[Episode]) -> Callable[[Sequence[Episode]], dict[str, float]]:
+        """A function scoring any selection of ``episodes`` (repeats allowed) from one prediction pass: the
+        test-set bootstrap scores a thousand resamples of the test sequences. Reference rows that are not
+        predictions (human agreement) override this."""
+        predictions = self.predict(episodes)
+        return lambda chosen: task.evaluate(predictions, chosen)

@@ -75,6 +75,13 @@ class Task(ABC):
     def evaluate(self, predictions: Predictions, episodes: Sequence[Episode]) -> dict[str, float]:
         """Score predictions for ``episodes`` with this task's protocol."""
 
+    def scores_are_sequence_means(self) -> bool:
+        """Whether every score of the protocol is a mean over the scored sequences of each one's own score
+        (F-score and rank correlations per video; regression metrics per sequence), so that a resample of
+        the sequences is scored from their scores alone instead of by running the protocol again. Pooled
+        metrics (one MSE over all steps of all sequences) are not: the default."""
+        return False
+
     def protocol(self) -> dict[str, Any]:
         """The protocol actually used by this instance (metadata defaults + options that change it)."""
         return dict(self.metadata.protocol)

@@ -23,6 +23,7 @@ from benchmark.harness.record import (SCHEMA_VERSION, ErrorInfo, ModelInfo, Prov
                                       Timing)
 from benchmark.harness.registry import model_registry
 from benchmark.harness.seeding import seed_everything
+from benchmark.harness.test_resamples import draw_seed, resampled_scores
 
 SELECTION_RULE = ("best validation main score every eval_every updates; early stop after `patience` evaluations "
                   "without improvement, not before min_updates")
@@ -65,7 +66,11 @@ def run_cell(pair: Pair, seed: int, fold_index: int, log: TrainingLog, trace: bo
         t1 = time.perf_counter()
         scores = {"val": model.evaluate(pair.task, val)}
         if not pair.tuning:  # a tuning trial never looks at the test split
-            scores["test"] = model.evaluate(pair.task, test)
+            score_test = model.scorer(pair.task, test)
+            scores["test"] = score_test(test)
+            outcome["test_resamples"] = resampled_scores(
+                score_test, test, meta.main_score, draw_seed(data.split_sha256, fold_index),
+                pair.task.scores_are_sequence_means())
         if trace and not pair.tuning:
             outcome["trace"] = prediction_trace(model, test[0])
         if getattr(pair.resolved.model_options, "record_memory", False) and hasattr(model, "trace") and test:
@@ -97,7 +102,8 @@ def run_cell(pair: Pair, seed: int, fold_index: int, log: TrainingLog, trace: bo
         main_score=outcome.get("main_score"), history=outcome.get("history", []),
         diagnostics=outcome.get("diagnostics", {}), timing=timing,
         provenance=Provenance(**started, absent=Provenance.OMITTED - set(started)),
-        trace=outcome.get("trace"), absent=Record.OMITTED - set(outcome))
+        trace=outcome.get("trace"), test_resamples=outcome.get("test_resamples"),
+        absent=Record.OMITTED - set(outcome))
 
 
 def selection(selector: Selector, info: FitInfo, leaky: bool) -> Selection:

@@ -240,7 +240,7 @@ class Record(Part):
     """One cell's record. ``main_score`` is the test main score (None for a tuning trial, which is never
     scored on test); ``history`` the validation curve, one row per evaluation."""
 
-    OMITTED = frozenset({"trace"})
+    OMITTED = frozenset({"trace", "test_resamples"})
 
     schema_version: int
     status: str
@@ -259,6 +259,8 @@ class Record(Part):
     provenance: Provenance
     purpose: str = "run"  # "run" or "tuning" (records before tuning lack it)
     trace: dict[str, Any] | None = None  # the first test sequence's predictions, with --trace
+    # the main score on resamples of the test sequences (``harness.test_resamples``); records before it lack it
+    test_resamples: dict[str, Any] | None = None
 
     @classmethod
     def from_json(cls, data: Any, where: str = "<record>") -> "Record":

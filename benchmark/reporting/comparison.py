@@ -36,7 +36,8 @@ def compare_rows(board: Board, against: str | None = None) -> None:
         chosen = best or board.rows[0]
     board.against = chosen.model
     for r in board.rows:
-        r.versus = None if r is chosen else paired.compare(r.cells, chosen.cells)
+        r.versus = None if r is chosen else paired.compare(r.cells, chosen.cells, row_resamples=r.resamples,
+                                                           against_resamples=chosen.resamples)
     for r, p in zip(board.rows, paired.holm([r.versus.p if r.versus else None for r in board.rows])):
         r.p_holm = p
     # ranked: the trained rows having every cell of the comparison row (of the best trained row when that is
@@ -66,6 +67,8 @@ def comparison_cells(board: Board, row: Row, tex: bool = False) -> list[str]:
         delta = "no common cells"
     elif v.low is None:
         delta = f"{signed(v.delta)} (cells {signed(v.smallest)} to {signed(v.largest)})"
+        if v.test_low is not None:  # the other kind of uncertainty, marked apart
+            delta += f" test-set [{signed(v.test_low)}, {signed(v.test_high)}]"
     else:
         delta = f"{signed(v.delta)} [{signed(v.low)}, {signed(v.high)}]"
     if row.versus is None:
@@ -88,12 +91,13 @@ def comparison_fields(board: Board, row: Row) -> list:
     out = [board.against or ""]
     out += [v.n, *(_g(x) for x in (v.delta, v.low, v.high, v.smallest, v.largest))] if v else [""] * 6
     out.append(_g(row.p_holm))
+    out += [v.test_cells or "", _g(v.test_low), _g(v.test_high)] if v else ["", "", ""]
     out += [_g(x) for x in row.rank] if row.rank else ["", "", ""]
     return out
 
 
 COMPARISON_FIELDS = ["against", "paired_cells", "delta", "delta_low", "delta_high", "delta_min", "delta_max",
-                     "p_holm", "rank", "rank_low", "rank_high"]
+                     "p_holm", "test_set_cells", "test_set_low", "test_set_high", "rank", "rank_low", "rank_high"]
 
 
 def _g(value) -> str:
@@ -114,4 +118,18 @@ def comparison_note(board: Board) -> str:
             f"over those cells, Holm-corrected across this table's rows; \"too few (n)\": too few paired cells "
             f"to test, under {k}, where no p can reach 0.05 (the exact floor is 2/2^n) and a bootstrap of so "
             f"few values is narrower than the truth, so Δ shows the range of the cells' differences instead; "
-            f"{ranks}. All of it is the uncertainty of training (seeds x folds), not of test-set sampling")
+            f"{ranks}. All of it is the uncertainty of training (seeds x folds), not of test-set sampling"
+            + _test_set_note(board))
+
+
+def _test_set_note(board: Board) -> str:
+    shown = any(r.versus and r.versus.low is None and r.versus.test_low is not None for r in board.rows)
+    sizes = sorted({len(scores) for r in board.rows for _, scores in r.resamples.values()})
+    if not shown or not sizes:
+        return ""
+    n = f"{sizes[0]:,}" if len(sizes) == 1 else f"{sizes[0]:,} to {sizes[-1]:,}"
+    return ("; \"test-set [a, b]\", where too few cells exist to test, is that other kind, apart: the 95 % "
+            f"percentile interval of Δ over {n} resamples of the test sequences "
+            "with training held fixed (every row scored on the same draws of a fold, the differences averaged "
+            "over the cells both rows have), which says how much the choice of test sequences could move Δ, "
+            "not whether another training run would keep it")

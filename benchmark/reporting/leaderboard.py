@@ -17,6 +17,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
+import numpy as np
+
 from benchmark.harness.record import Record, TaskInfo, model_label
 from benchmark.reporting import paired
 from benchmark.reporting.comparison import (COMPARISON_FIELDS, compare_rows, comparison_cells, comparison_fields,
@@ -38,6 +40,7 @@ class Row:
     folds: tuple[int, ...] = ()  # the folds some seed of the row covers
     partial: bool = False  # some seed covers fewer folds than the task has
     cells: dict[tuple[int, int], float] = field(default_factory=dict)  # (seed, fold) -> main score
+    resamples: dict[tuple[int, int], paired.Resamples] = field(default_factory=dict)  # (seed, fold) -> test-set
     versus: paired.Paired | None = None  # against the board's comparison row (None: it is that row)
     p_holm: float | None = None
     rank: tuple[int, int | None, int | None] | None = None  # its place among the trained rows, its 95 % interval
@@ -171,7 +174,8 @@ def build_boards(records: Iterable[Record], split: str = "test", tasks: Sequence
                                   len(recs), sum(r.still_improving for r in recs), sum(r.dirty for r in recs),
                                   tuple(sorted(set().union(*per_seed_folds.values()))),
                                   any(len(f) < board.n_folds for f in per_seed_folds.values()),
-                                  {(r.seed, r.task.fold): r.scores[split][main] for r in recs} if main else {}))
+                                  {(r.seed, r.task.fold): r.scores[split][main] for r in recs} if main else {},
+                                  test_resamples(recs, main) if split == "test" else {}))
         if not metrics:
             boards.append(board)
             continue
@@ -180,6 +184,12 @@ def build_boards(records: Iterable[Record], split: str = "test", tasks: Sequence
         compare_rows(board, against)
         boards.append(board)
     return boards
+
+
+def test_resamples(records: Sequence[Record], main: str | None) -> dict[tuple[int, int], paired.Resamples]:
+    """The cells' test-set resamples of the main score, where their records hold them."""
+    return {(r.seed, r.task.fold): (r.test_resamples["seed"], np.asarray(r.test_resamples["scores"], dtype=float))
+            for r in records if r.test_resamples and r.test_resamples.get("metric") == main}
 
 
 def _latest_per_cell(records: Iterable[Record]) -> list[Record]:

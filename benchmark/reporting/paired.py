@@ -8,7 +8,8 @@ exact sign-flip test of "no difference" (every one of the 2^n sign patterns whil
 and Holm's correction across the rows of one table. The same resamples give each row's rank interval.
 With n paired cells the smallest p a sign-flip test can reach is 2 / 2^n, so below ``MIN_CELLS`` no test
 can come out significant at 5 % after a correction, and none is made. This is the uncertainty of training
-(seeds and folds), not of test-set sampling.
+(seeds and folds). The other kind, test-set sampling, is ``test_set_interval``: from the resamples of the
+test sequences each cell's record holds, kept apart from the above and never pooled with it.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ LEVEL = 0.95
 SEED = 0
 
 Cell = tuple[int, int]  # (seed, fold)
+Resamples = tuple[int, np.ndarray]  # a cell's test-set resamples: the draws' seed, the main score on each
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,11 @@ class Paired:
     p: float | None  # None: fewer than MIN_CELLS paired cells, not tested
     smallest: float  # the smallest and largest paired difference: whether the cells agree in sign
     largest: float
+    # test-set sampling, apart from the above: the interval of the mean difference over resamples of the test
+    # sequences, training fixed (``test_set_interval``); None where the cells hold no shared resamples
+    test_low: float | None = None
+    test_high: float | None = None
+    test_cells: int = 0
 
     @property
     def tested(self) -> bool:
@@ -127,9 +134,12 @@ def paired_cells(row: Mapping[Cell, float], against: Mapping[Cell, float]) -> tu
     return np.array([row[c] - against[c] for c in keep], dtype=float), np.array([c[1] for c in keep])
 
 
-def compare(row: Mapping[Cell, float], against: Mapping[Cell, float], seed: int = SEED) -> Paired:
+def compare(row: Mapping[Cell, float], against: Mapping[Cell, float], seed: int = SEED,
+            row_resamples: Mapping[Cell, Resamples] | None = None,
+            against_resamples: Mapping[Cell, Resamples] | None = None) -> Paired:
     """Below ``MIN_CELLS`` paired cells neither an interval nor a test: a percentile bootstrap over two to
-    five values is narrower than the truth, and no exact p can reach 0.05; the cells' range is given instead."""
+    five values is narrower than the truth, and no exact p can reach 0.05; the cells' range is given instead,
+    and, where the cells hold them, the interval over test-set resamples (``test_set_interval``)."""
     diffs, folds = paired_cells(row, against)
     if len(diffs) == 0:
         nan = float("nan")
@@ -138,7 +148,27 @@ def compare(row: Mapping[Cell, float], against: Mapping[Cell, float], seed: int 
     if len(diffs) >= MIN_CELLS:
         low, high = bootstrap_interval(diffs, folds, seed=seed)
         p = sign_flip_p(diffs)
-    return Paired(len(diffs), float(diffs.mean()), low, high, p, float(diffs.min()), float(diffs.max()))
+    test_low, test_high, test_cells = test_set_interval(row_resamples or {}, against_resamples or {})
+    return Paired(len(diffs), float(diffs.mean()), low, high, p, float(diffs.min()), float(diffs.max()),
+                  test_low, test_high, test_cells)
+
+
+def test_set_interval(row: Mapping[Cell, Resamples], against: Mapping[Cell, Resamples],
+                      level: float = LEVEL) -> tuple[float | None, float | None, int]:
+    """The percentile interval of the mean paired difference over resamples of the test sequences, with
+    training held fixed: on each resample, row - against in every cell both scored on the same draws
+    (the same seed: the same fold of the same split), averaged over those cells. How many cells that is
+    comes third; (None, None, 0) where there are none. The uncertainty of which sequences were tested,
+    not of training; a cell's resamples share its test set, so they are never pooled with the cells'
+    own spread."""
+    cells = sorted(c for c in set(row) & set(against)
+                   if row[c][0] == against[c][0] and len(row[c][1]) == len(against[c][1]))
+    if not cells:
+        return None, None, 0
+    means = np.mean([row[c][1] - against[c][1] for c in cells], axis=0)
+    tail = (1 - level) / 2
+    low, high = np.quantile(means, [tail, 1 - tail])
+    return float(low), float(high), len(cells)
 
 
 def rank_intervals(rows: Sequence[Mapping[Cell, float]], higher_is_better: bool, level: float = LEVEL,
