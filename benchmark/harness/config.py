@@ -16,8 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from benchmark.api import TrainBudget
+from benchmark.harness.order import ORDERS
 
 SCOPES = ("train", "task", "model")
+# task options the harness gives every task (``harness.order``): the task's own Options never see them
+HARNESS_TASK_FIELDS: dict[str, type] = {"order": str}
 
 
 class ConfigError(ValueError):
@@ -94,6 +97,7 @@ class ResolvedConfig:
     model_options: Any
     budget: TrainBudget
     applied: dict[str, dict[str, Any]] = field(default_factory=lambda: {s: {} for s in SCOPES})
+    order: str = "original"  # the temporal-order control (``harness.order``)
 
     def overrides_label(self, scopes: Sequence[str]) -> str:
         items = [f"{k}={_fmt(v)}" for s in scopes for k, v in sorted(self.applied[s].items())]
@@ -122,7 +126,7 @@ def resolve(
     task options only)."""
     fields_by_scope = {
         "train": option_fields(TrainBudget) if "train" in scopes else {},
-        "task": option_fields(task_options_cls) if "task" in scopes else {},
+        "task": {**HARNESS_TASK_FIELDS, **option_fields(task_options_cls)} if "task" in scopes else {},
         "model": option_fields(model_options_cls) if "model" in scopes else {},
     }
     values: dict[str, dict[str, Any]] = {s: {} for s in SCOPES}
@@ -152,13 +156,19 @@ def resolve(
     if unknown:
         raise ConfigError(f"tuned preset for model {model_name!r} sets unknown option(s) {', '.join(unknown)}: "
                           "tune it again")
+    own = {k: v for k, v in values["task"].items() if k not in HARNESS_TASK_FIELDS}
+    order = values["task"].get("order", "original")
+    if order not in ORDERS:
+        raise ConfigError(f"--set order={order}: expected one of {', '.join(ORDERS)}")
+    if order == "original":  # the default, said out loud: the same config, the same label
+        values["task"].pop("order", None)
     try:
-        task_options = task_options_cls(**values["task"])
+        task_options = task_options_cls(**own)
         model_options = model_options_cls(**{**defaults, **values["model"]})
         new_budget = dataclasses.replace(budget, **values["train"])
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"--set: {exc}") from exc
-    return ResolvedConfig(task_options, model_options, new_budget, values)
+    return ResolvedConfig(task_options, model_options, new_budget, values, order)
 
 
 def _unknown(ov: Override, known: dict[str, Any], what: str, task_name: str, model_name: str) -> str:
@@ -178,6 +188,8 @@ def config_dict(task_meta: Any, task_protocol: dict, resolved: ResolvedConfig, m
             "version": task_meta.version,
             "options": dataclasses.asdict(resolved.task_options),
             "protocol": task_protocol,
+            # only where it is not the original order: records made before the control keep their hash
+            **({"order": resolved.order} if resolved.order != "original" else {}),
         },
         "model": {"name": model_name, "options": dataclasses.asdict(resolved.model_options)},
         "train": dataclasses.asdict(resolved.budget),

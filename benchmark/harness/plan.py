@@ -15,6 +15,7 @@ from typing import Any, Mapping, Sequence
 from benchmark.api import Task, TaskData
 from benchmark.harness import config as cfg
 from benchmark.harness.checkpoints import CHECKPOINT_EVERY_S
+from benchmark.harness.order import ReorderedTask
 from benchmark.harness.registry import model_class, task_class
 from benchmark.harness.store import CellKey, record_path
 
@@ -111,15 +112,20 @@ def resolve_device(requested: str) -> str:
 _loaded: dict[tuple[str, str, str], tuple[Task, TaskData]] = {}
 
 
-def load_task(task_name: str, task_cls: type, options: Any, data_root: Path | None) -> tuple[Task, TaskData]:
-    """The task and its data for these options, loaded once per process (the last few settings are kept)."""
-    key = (task_name, repr(options), str(data_root))
+def load_task(task_name: str, task_cls: type, options: Any, data_root: Path | None,
+              order: str = "original") -> tuple[Task, TaskData]:
+    """The task and its data for these options, loaded once per process (the last few settings are kept);
+    under a temporal-order control (``order``), reordered and scored in the original order."""
+    key = (task_name, repr(options), str(data_root), order)
     if key not in _loaded:
         task = task_cls(options, data_root)
         try:
             data = task.load()
         except ValueError as exc:
             raise RunError(f"task {task_name!r}: {exc}") from exc
+        if order != "original":
+            task = ReorderedTask(task, order)
+            data = task.reorder(data)
         while len(_loaded) >= DATA_CACHE_SIZE:
             _loaded.pop(next(iter(_loaded)))
         _loaded[key] = (task, data)
@@ -140,7 +146,7 @@ def prepare(request: RunRequest) -> list[Pair]:
     for task_name, task_cls in task_classes.items():
         for model_name, model_cls in model_classes.items():
             resolved = resolve_pair(request, task_name, model_name, all_model_keys - model_keys[model_name])
-            task, data = load_task(task_name, task_cls, resolved.task_options, request.data_root)
+            task, data = load_task(task_name, task_cls, resolved.task_options, request.data_root, resolved.order)
             config = cfg.config_dict(task.metadata, task.protocol(), resolved, model_name)
             label_scopes = ("model", "train")
             if model_cls.reference:  # references do not train: the budget neither names nor hashes them

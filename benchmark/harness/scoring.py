@@ -31,6 +31,9 @@ def score_file(task_name: str, path: Path, overrides: Sequence[str], data_root: 
     task_cls = task_class(task_name)
     resolved = cfg.resolve(cfg.parse_overrides(overrides), task_cls.Options, NoOptions, TrainBudget(),
                            task_name=task_name, model_name="(score)", scopes=("task",))
+    if resolved.order != "original":
+        raise cfg.ConfigError(f"--set order={resolved.order}: a predictions file is scored in the original order "
+                              "of its sequences; the order control applies to training runs (rlbench run)")
     task = task_cls(resolved.task_options, data_root)
     task.scoring_only = True  # scoring needs the episodes and the protocol, not a split
     data = task.load()
