@@ -216,3 +216,30 @@ def test_too_few_cells_show_the_test_set_interval_apart_and_only_on_shared_draws
     assert "test-set [+0.0" in text and text.count("test-set [+") == 1
     assert "200 resamples of the test sequences" in board.notes()[-1]
     assert "test-set [a, b]" not in " ".join(build_boards(paired_fixture())[0].notes())  # nothing to say there
+
+
+def summary_record(model, seed, fold, f, reference=False):
+    return make_record({
+        "seed": seed, "selection": {"convergence": None if reference else "converged"},
+        "task": {"name": "synth-summary", "fold": fold, "main_score": "fscore", "leaderboard_metrics": ["fscore"],
+                 "higher_is_better": {"fscore": True}, "n_folds": 2},
+        "model": {"name": model, "reference": reference},
+        "scores": {"test": {"fscore": f}, "val": {"fscore": f}}})
+
+
+def test_fscore_over_random_divides_each_cell_by_random_on_the_same_split():
+    recs = [summary_record("random", s, f, 0.4 + 0.1 * f + 0.02 * s, reference=True) for s in (0, 1) for f in (0, 1)]
+    recs += [summary_record("lstm", s, f, 0.6, ) for s in (0, 1) for f in (0, 1)]
+    recs += [summary_record("ridge", 7, f, 0.5) for f in (0, 1)]  # a seed random lacks: its fold means
+    (board,) = build_boards(recs)
+    rows = {r.model: r for r in board.rows}
+    assert board.metrics == ["fscore", "fscore/random"] and board.higher_is_better["fscore/random"]
+    seed0 = (0.6 / 0.4 + 0.6 / 0.5) / 2
+    seed1 = (0.6 / 0.42 + 0.6 / 0.52) / 2
+    assert rows["lstm"].stats["fscore/random"][0] == pytest.approx((seed0 + seed1) / 2)
+    assert rows["ridge"].stats["fscore/random"][0] == pytest.approx((0.5 / 0.41 + 0.5 / 0.51) / 2)
+    assert rows["random"].stats["fscore/random"] == pytest.approx((1.0, 0.0))
+    assert "Performance over Random" in " ".join(board.notes())
+    # without a random row covering every fold there is nothing to divide by, and no column
+    (without,) = build_boards([r for r in recs if not (r.model.name == "random" and r.task.fold == 1)])
+    assert without.metrics == ["fscore"]

@@ -15,14 +15,14 @@ import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
 from benchmark.harness.record import Record, TaskInfo, model_label
-from benchmark.reporting import paired
+from benchmark.reporting import over_random, paired
 from benchmark.reporting.comparison import (COMPARISON_FIELDS, compare_rows, comparison_cells, comparison_fields,
-                                            comparison_head, comparison_note)
+                                            comparison_head, comparison_note, model_name)
 from benchmark.reporting.formatting import format_stat, latex_escape
 
 
@@ -67,6 +67,7 @@ class Board:
     against_missing: str | None = None  # an --against that names no row of this board
     rank_cells: int = 0  # the cells over which ranks are resampled: those of rank_anchor
     rank_anchor: str | None = None
+    over_random: bool = False  # the fscore/random column (``over_random``) is shown
 
     @property
     def title(self) -> str:
@@ -91,6 +92,11 @@ class Board:
             out.append(f"{PARTIAL_MARK} fewer folds than the task's {self.n_folds}, so a mean over other test items "
                        f"than a full row's (not comparable with one): {', '.join(partial)}")
         out += [f"tuned: {t}" for t in self.tuning]
+        if self.over_random:
+            out.append(f"{over_random.METRIC}: each cell's F-score over the random row's on the same seed and fold "
+                       "(its mean over seeds where the seed is missing), then averaged as the other columns "
+                       "(Apostolidis et al., ACM MM 2020, \"Performance over Random\"): 1 is chance level on "
+                       "those very test videos")
         if self.against is not None:
             out.append(comparison_note(self))
         return out
@@ -160,11 +166,17 @@ def build_boards(records: Iterable[Record], split: str = "test", tasks: Sequence
         board.tuning = sorted({tuning_caption(r.model.tuned, r.task.overrides)
                                for recs in groups[task_key].values() for r in recs if r.model.tuned})
         main = metrics[0] if metrics else None
+        extra = over_random_scores(groups[task_key], split) if over_random.SOURCE in metrics else {}
+        if extra:
+            metrics.append(over_random.METRIC)
+            hib[over_random.METRIC] = True
+            board.over_random = True
         for (model, reference), recs in groups[task_key].items():
             per_seed_folds = covered[(model, reference)]
             per_seed: dict[int, list[dict]] = defaultdict(list)
             for r in recs:
-                per_seed[r.seed].append(r.scores[split])
+                per_seed[r.seed].append({**r.scores[split], **extra.get((model, reference), {}).get(
+                    (r.seed, r.task.fold), {})})
             stats = {}
             for m in metrics:
                 seed_means = [sum(s[m] for s in folds) / len(folds) for folds in per_seed.values()]
@@ -184,6 +196,24 @@ def build_boards(records: Iterable[Record], split: str = "test", tasks: Sequence
         compare_rows(board, against)
         boards.append(board)
     return boards
+
+
+def over_random_scores(rows: Mapping[tuple, Sequence[Record]], split: str) -> dict[tuple, dict[tuple, dict]]:
+    """Per row and cell, ``{fscore/random: ratio}`` (``over_random``), where the board has a random row covering
+    every fold of every row; empty otherwise, and the column is left out."""
+    fscores = {key: {(r.seed, r.task.fold): r.scores[split][over_random.SOURCE] for r in recs}
+               for key, recs in rows.items()}
+    random = [cells for (label, reference), cells in fscores.items()
+              if reference and model_name(label) == over_random.RANDOM]
+    if len(random) != 1:
+        return {}
+    out = {}
+    for key, cells in fscores.items():
+        ratios = over_random.ratio_cells(cells, random[0])
+        if ratios is None:
+            return {}
+        out[key] = {cell: {over_random.METRIC: v} for cell, v in ratios.items()}
+    return out
 
 
 def test_resamples(records: Sequence[Record], main: str | None) -> dict[tuple[int, int], paired.Resamples]:
