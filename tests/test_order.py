@@ -83,3 +83,28 @@ def test_a_bad_order_is_one_clear_line_and_score_refuses_it(tmp_path):
     r = CliRunner().invoke(app, ["score", "--task", "synth-affect", "--predictions", str(preds), "--set",
                                  "order=shuffled"])
     assert r.exit_code == 2 and "scored in the original order" in r.output, r.output
+
+
+def order_record(model, seed, fold, mse, order=None):
+    from helpers import make_record
+    return make_record({"seed": seed, "task": {"fold": fold, "overrides": {"order": order} if order else {}},
+                        "model": {"name": model}, "scores": {"test": {"mse": mse, "pearson": 0.5}}})
+
+
+def test_the_order_table_pairs_each_model_with_itself_in_the_original_order():
+    from benchmark.reporting.order_control import order_rows, render_order_md
+    cells = [(s, f) for s in range(3) for f in range(2)]
+    recs = [order_record("lstm", s, f, 0.10 + 0.01 * f) for s, f in cells]
+    recs += [order_record("lstm", s, f, 0.15 + 0.01 * f + 0.001 * s, "shuffled") for s, f in cells]
+    recs += [order_record("mlp", s, f, 0.2) for s, f in cells] + [order_record("mlp", s, f, 0.2, "shuffled")
+                                                                   for s, f in cells]
+    recs += [order_record("gru", 0, 0, 0.1, "shuffled")]  # no original-order run: nothing to pair with
+    rows = {r.model: r for r in order_rows(recs)}
+    assert set(rows) == {"lstm", "mlp"} and rows["lstm"].task == "synth-affect"
+    lstm, mlp = rows["lstm"], rows["mlp"]
+    assert lstm.versus.n == 6 and lstm.drop == pytest.approx(0.051) and lstm.versus.low > 0
+    assert lstm.p_holm == pytest.approx(2 / 2 ** 6)  # the one tested row: Holm over one
+    # mlp's seeds give the same scores, so each fold counts once: 2 cells, too few to test, a drop of 0
+    assert mlp.drop == 0 and mlp.versus.n == 2 and mlp.p_holm is None
+    text = render_order_md(order_rows(recs))
+    assert "| synth-affect (v1.0) | lstm | shuffled | mse ↓ | 0.1050 | 0.1560 |" in text

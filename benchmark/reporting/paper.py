@@ -14,6 +14,7 @@ from benchmark.harness.record import Record
 from benchmark.reporting.comparison import COMPARISON_FIELDS, comparison_cells, comparison_fields, comparison_head
 from benchmark.reporting.formatting import format_stat, latex_escape
 from benchmark.reporting.leaderboard import Board, build_boards, latex_marks
+from benchmark.reporting.order_control import order_rows, render_order_md
 from benchmark.reporting.reported import reported_numbers
 
 
@@ -36,7 +37,7 @@ TABLES = (
                 "pearson/arousal"), ("music",),
                "rlbench sweep --task pmemo --data-root DIR --set split=official --model rlmem,memnet-bptt,lstm,lstm-tbptt,transformer,mlp,mean --seeds 0..2"),
     PaperTable("summarization", "Video summarization (TVSum, SumMe)", ("tvsum", "summe", "tvsum-clips"),
-               ("fscore", "kendall", "spearman"), ("summarization_fscore", "summarization_rank"),
+               ("fscore", "kendall", "spearman", "fscore/random"), ("summarization_fscore", "summarization_rank"),
                "rlbench sweep --task tvsum-clips --data-root DIR --model rlmem,memnet-bptt,lstm,lstm-tbptt,transformer,mlp,random,human --seeds 0..2"),
     PaperTable("synthetic", "Long-range dependencies (synth-affect)", ("synth-affect",),
                ("mse", "mse/valence", "mse/arousal"), (),
@@ -156,6 +157,11 @@ def write_paper(records: Iterable[Record], out: Path, ablations: Path | None = N
             path = out / f"{table.key}.{suffix}"
             path.write_text(text if text.endswith("\n") else text + "\n")
             written.append(path)
+    order_md = render_order_md(order_rows(records))
+    sections.append(order_md)
+    path = out / "order_control.md"
+    path.write_text(order_md if order_md.endswith("\n") else order_md + "\n")
+    written.append(path)
     sections.append("## Ablations\n")
     reports = sorted(ablations.glob("*.md")) if ablations is not None and ablations.is_dir() else []
     if reports:
