@@ -109,12 +109,14 @@ def paper_init(module: nn.Module) -> None:
 
 
 class PerVideo(nn.Module):
-    """A network over one video ``[T, D] -> [T, 1]`` applied to each video of a padded batch on its own
+    """A network over one video ``[T, D] -> [T, n_out]`` applied to each video of a padded batch on its own
     steps; padded steps come out as 0 and are never read."""
+
+    n_out = 1
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         lengths = [x.shape[1]] * x.shape[0] if mask is None else mask.sum(1).long().tolist()
-        out = x.new_zeros(x.shape[0], x.shape[1], 1)
+        out = x.new_zeros(x.shape[0], x.shape[1], self.n_out)
         for b, n in enumerate(lengths):
             if n:
                 out[b, :n] = self.video(x[b, :n])

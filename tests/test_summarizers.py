@@ -109,3 +109,56 @@ def test_both_run_from_the_cli_validation_only_and_as_published(tmp_path):
     assert r.exit_code == 0, r.output
     table = runner.invoke(app, ["table", "--results", str(tmp_path)]).output
     assert table.count("vasnet") >= 2 and table.count("pgl-sum") >= 2 and "LEAKY" in table
+
+
+def test_dsnet_af_has_the_papers_parameters_and_refuses_bad_options():
+    from baselines.dsnet import DSNetAFModel, DSNetAFOptions
+    # attention Q, K, V and output 4 x 1024^2; layer norm 2048; shared layer 1024 x 128 + 128 and its norm
+    # 256; class 129, location 258, centerness 129
+    expected = 4 * 1024 ** 2 + 2048 + (1024 * 128 + 128) + 256 + 129 + 258 + 129
+    assert DSNetAFModel(DSNetAFOptions(), GOOGLENET, seed=0).n_parameters() == expected == 4_328_324
+    with pytest.raises(ValueError, match="must divide by heads"):
+        DSNetAFOptions(width=100)
+    with pytest.raises(ValueError, match="nms_threshold must be in"):
+        DSNetAFOptions(nms_threshold=0)
+
+
+def test_dsnet_af_labels_losses_and_nms_on_known_cases():
+    from baselines.dsnet import (centerness_labels, focal_loss, key_segments, location_labels, nms, offset_iou,
+                                 runs, step_importance)
+    positive = np.array([0, 1, 1, 1, 0, 1], dtype=bool)
+    assert runs(positive) == [(1, 4), (5, 6)]
+    offsets = location_labels(positive)
+    assert offsets.tolist() == [[0, 0], [0, 2], [1, 1], [2, 0], [0, 0], [0, 0]]
+    assert centerness_labels(positive, offsets).tolist() == pytest.approx([0, 0, 1, 0, 0, 0])
+    assert key_segments(np.array([0.1, 0.9, 0.5, 0.9, 0.2, 0.3, 0.0, 0.0, 0.0, 0.0]), 0.15).tolist() == \
+        [False, True, False, True, False, False, False, False, False, False]  # top 2 of 10: the tie at 0.9
+    # the same segment predicted exactly: IoU 1; [s-1, s+1] against [s, s]: 1 of 3 steps
+    assert offset_iou(torch.tensor([[1.0, 2.0]]), torch.tensor([[1.0, 2.0]])).item() == 1
+    assert offset_iou(torch.tensor([[1.0, 1.0]]), torch.tensor([[0.0, 0.0]])).item() == pytest.approx(1 / 3)
+    y = torch.tensor([1.0, 0.0])
+    assert focal_loss(torch.tensor([1.0, 0.0]), y).item() < 1e-6
+    assert focal_loss(torch.tensor([0.5, 0.5]), y).item() == pytest.approx(2 * 0.25 * math.log(2))
+    scores, segments = nms(np.array([0.9, 0.8, 0.3]), np.array([[0, 10], [1, 9], [20, 25]]), 0.5)
+    assert scores.tolist() == [0.9, 0.3] and segments.tolist() == [[0, 10], [20, 25]]
+    # step 1 proposes [0, 3) at 1.0, step 4 proposes [4, 5) at 0.5: each step gets its covering proposal's
+    heads = np.array([[0, 0, 0, 0], [1, 1, 1, 1], [0, 0, 0, 0], [0, 0, 0, 0], [0.5, 0, 0, 1], [0, 0, 0, 0]], float)
+    assert step_importance(heads, 0.5).tolist() == pytest.approx([1.0, 1.0, 1.0, 0.0, 0.5, 0.0])
+
+
+def test_trained_dsnet_af_ranks_the_steps_better_than_untrained():
+    from scipy.stats import spearmanr
+
+    from baselines.dsnet import DSNetAFModel, DSNetAFOptions
+
+    def rho(preds, episodes):
+        return float(np.mean([spearmanr(preds[e.id][:, 0], e.targets[:, 0])[0] for e in episodes]))
+
+    train, val, test = importance_videos(32, 0), importance_videos(8, 1), importance_videos(8, 2)
+    model = DSNetAFModel(DSNetAFOptions(width=32, hidden=32, heads=2, lr=2e-3, batch_size=4, dropout=0.1),
+                         TaskSpec((("x", 6),), ("importance",), "summarization"), seed=0)
+    model.scaler.fit(train)
+    untrained = rho(model.predict(test), test)
+    sel = Selector(lambda p: {"rho": rho(p, val)}, "rho", True, 10)
+    model.fit(train, val, TrainBudget(max_updates=150, eval_every=25, patience=10, min_updates=150), sel, NullLog())
+    assert rho(model.predict(test), test) > untrained + 0.15

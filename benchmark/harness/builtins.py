@@ -24,6 +24,8 @@ MODELS: dict[str, tuple[str, str]] = {
                "VASNet (Fajtl et al. 2018): soft self-attention over the whole video, 2-layer regressor"),
     "pgl-sum": ("baselines.summarizers:PGLSumModel",
                 "PGL-SUM (Apostolidis et al. 2021): global + local multi-head attention, positional encoding"),
+    "dsnet-af": ("baselines.dsnet:DSNetAFModel",
+                 "DSNet anchor-free (Zhu et al. 2021): attention encoder, detect-to-summarize heads, NMS"),
     "ridge": ("baselines.classic:RidgeModel", "ridge regression per step on standardised features (scikit-learn)"),
     "svr": ("baselines.classic:SVRModel", "support vector regression per step, rbf kernel (scikit-learn)"),
     "mean": ("baselines.reference:MeanModel", "reference: predicts the training-set mean of each target"),
