@@ -27,43 +27,32 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines.sequence_regressor import SequenceRegressor, SequenceRegressorOptions
-from baselines.summarizers import PerVideo, projection
+from baselines.summarizers import PAPER_WIDTH, PerVideo, Summarizer, SummarizerOptions, projection
 from benchmark.api import check_options
 
-PAPER_WIDTH = 1024
 EPS = 1e-8
 
 
 @dataclass
-class DSNetAFOptions(SequenceRegressorOptions):
+class DSNetAFOptions(SummarizerOptions):
     width: int = PAPER_WIDTH  # the attention's width (the papers' 1,024 GoogLeNet features)
     hidden: int = 128  # DSNet's num_hidden: the heads' shared layer
     heads: int = 8
-    lr: float = 5e-5
     batch_size: int = 1
     grad_clip: float = 0.0
-    weight_decay: float = 1e-5
-    dropout: float = 0.5
     lambda_loc: float = 1.0
     lambda_ctr: float = 1.0
     nms_threshold: float = 0.5
     positive_fraction: float = 0.15
 
-    SEARCH_SPACE: ClassVar[dict[str, tuple]] = {
-        "lr": ("log-uniform", 1e-5, 1e-3),
-        "hidden": ("choice", [64, 128, 256]),
-        "batch_size": ("choice", [1, 4, 8]),
-        "weight_decay": ("choice", [0.0, 1e-5, 1e-4]),
-    }
+    SEARCH_SPACE: ClassVar[dict[str, tuple]] = {**SummarizerOptions.SEARCH_SPACE,
+                                                "hidden": ("choice", [64, 128, 256])}
 
     def __post_init__(self) -> None:
         super().__post_init__()
         check_options(self, at_least_1=("width", "heads"), non_negative=("lambda_loc", "lambda_ctr"))
         if self.width % self.heads:
             raise ValueError(f"width ({self.width}) must divide by heads ({self.heads})")
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
         if not 0 < self.nms_threshold <= 1 or not 0 < self.positive_fraction < 1:
             raise ValueError("nms_threshold must be in (0, 1] and positive_fraction in (0, 1), got "
                              f"{self.nms_threshold!r} and {self.positive_fraction!r}")
@@ -186,14 +175,10 @@ def step_importance(heads: np.ndarray, threshold: float) -> np.ndarray:
     return out
 
 
-class DSNetAFModel(SequenceRegressor):
+class DSNetAFModel(Summarizer):
     description = "DSNet anchor-free (Zhu et al. 2021): attention encoder, detect-to-summarize heads, NMS"
     Options = DSNetAFOptions
-
-    def build_network(self, input_dim, n_targets):
-        if n_targets != 1:
-            raise ValueError(f"dsnet-af predicts one importance score per step; this task has {n_targets} targets")
-        return DSNetAF(input_dim, self.options)
+    network = DSNetAF
 
     def train_batch(self, x, y, mask, optimizer) -> float:
         out = self.net(x, mask)

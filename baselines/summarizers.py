@@ -30,14 +30,14 @@ PAPER_WIDTH = 1024  # GoogLeNet pool5, the width both papers' attention works at
 
 
 @dataclass
-class VASNetOptions(SequenceRegressorOptions):
+class SummarizerOptions(SequenceRegressorOptions):
+    """What the three papers' recipes share: Adam at 5e-5 with weight decay 1e-5, dropout 0.5, attention
+    at the GoogLeNet width."""
+
     hidden: int = PAPER_WIDTH
     lr: float = 5e-5
-    batch_size: int = 1
-    grad_clip: float = 0.0  # VASNet clips nothing
     weight_decay: float = 1e-5
     dropout: float = 0.5
-    scale: float = 0.06  # VASNet scales the queries by a constant, not by 1/sqrt(d)
 
     SEARCH_SPACE: ClassVar[dict[str, tuple]] = {
         "lr": ("log-uniform", 1e-5, 1e-3),
@@ -48,43 +48,40 @@ class VASNetOptions(SequenceRegressorOptions):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_options(self, positive=("scale",))
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
 
 
 @dataclass
-class PGLSumOptions(SequenceRegressorOptions):
-    hidden: int = PAPER_WIDTH
-    lr: float = 5e-5
+class VASNetOptions(SummarizerOptions):
+    batch_size: int = 1
+    grad_clip: float = 0.0  # VASNet clips nothing
+    scale: float = 0.06  # VASNet scales the queries by a constant, not by 1/sqrt(d)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_options(self, positive=("scale",))
+
+
+@dataclass
+class PGLSumOptions(SummarizerOptions):
     batch_size: int = 20
     grad_clip: float = 5.0
-    weight_decay: float = 1e-5
-    dropout: float = 0.5
     heads: int = 8  # global attention heads
     segments: int = 4  # local attention: the video cut into this many equal parts, one attention each
     local_heads: int = 4
     positions: str = "absolute"  # absolute | none: PGL-SUM's sinusoidal encoding, added to the energies
     fusion: str = "add"  # add | mult | avg | max: how global and local outputs are combined
 
-    SEARCH_SPACE: ClassVar[dict[str, tuple]] = {
-        "lr": ("log-uniform", 1e-5, 1e-3),
-        "hidden": ("choice", [256, 512, 1024]),
-        "batch_size": ("choice", [4, 10, 20]),
-        "weight_decay": ("choice", [0.0, 1e-5, 1e-4]),
-    }
+    SEARCH_SPACE: ClassVar[dict[str, tuple]] = {**SummarizerOptions.SEARCH_SPACE,
+                                                "batch_size": ("choice", [4, 10, 20])}
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_options(self, at_least_1=("heads", "local_heads"))
+        check_options(self, at_least_1=("heads", "local_heads"),
+                      choices={"positions": ("absolute", "none"), "fusion": ("add", "mult", "avg", "max")})
         if self.segments < 2:
             raise ValueError(f"segments must be >= 2 (PGL-SUM's local attention), got {self.segments!r}")
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
-        if self.positions not in ("absolute", "none"):
-            raise ValueError(f"positions must be absolute or none, got {self.positions!r}")
-        if self.fusion not in ("add", "mult", "avg", "max"):
-            raise ValueError(f"fusion must be add, mult, avg or max, got {self.fusion!r}")
         if self.hidden % self.heads or (self.hidden // self.segments) % self.local_heads:
             raise ValueError(f"hidden ({self.hidden}) must divide by heads ({self.heads}), and hidden / segments "
                              f"({self.hidden // self.segments}) by local_heads ({self.local_heads})")
@@ -229,27 +226,28 @@ class PGLSum(PerVideo):
         return torch.sigmoid(self.linear_2(y))
 
 
-class VASNetModel(SequenceRegressor):
+class Summarizer(SequenceRegressor):
+    """A per-video network (``network``) predicting one importance score per step."""
+
+    network: ClassVar[type[nn.Module]]
+
+    def build_network(self, input_dim, n_targets):
+        if n_targets != 1:
+            raise ValueError(f"{type(self).__name__} predicts one importance score per step; this task has "
+                             f"{n_targets} targets")
+        return self.network(input_dim, self.options)
+
+    def forward(self, x, mask):
+        return self.net(x, mask)
+
+
+class VASNetModel(Summarizer):
     description = "VASNet (Fajtl et al. 2018): soft self-attention over the whole video, 2-layer regressor"
     Options = VASNetOptions
-
-    def build_network(self, input_dim, n_targets):
-        if n_targets != 1:
-            raise ValueError(f"vasnet predicts one importance score per step; this task has {n_targets} targets")
-        return VASNet(input_dim, self.options)
-
-    def forward(self, x, mask):
-        return self.net(x, mask)
+    network = VASNet
 
 
-class PGLSumModel(SequenceRegressor):
+class PGLSumModel(Summarizer):
     description = "PGL-SUM (Apostolidis et al. 2021): global + local multi-head attention, positional encoding"
     Options = PGLSumOptions
-
-    def build_network(self, input_dim, n_targets):
-        if n_targets != 1:
-            raise ValueError(f"pgl-sum predicts one importance score per step; this task has {n_targets} targets")
-        return PGLSum(input_dim, self.options)
-
-    def forward(self, x, mask):
-        return self.net(x, mask)
+    network = PGLSum

@@ -57,13 +57,16 @@ def fixture_records():
     return recs
 
 
-@pytest.mark.parametrize("fmt, suffix", [("md", "md"), ("csv", "csv"), ("latex", "tex")])
-def test_golden_tables(fmt, suffix):
-    text = RENDERERS[fmt](build_boards(fixture_records()))
-    path = GOLDEN / f"leaderboard.{suffix}"
+def assert_golden(text: str, name: str) -> None:
+    path = GOLDEN / name
     if os.environ.get("RLBENCH_UPDATE_GOLDEN"):
         path.write_text(text)
     assert text == path.read_text()
+
+
+@pytest.mark.parametrize("fmt, suffix", [("md", "md"), ("csv", "csv"), ("latex", "tex")])
+def test_golden_tables(fmt, suffix):
+    assert_golden(RENDERERS[fmt](build_boards(fixture_records())), f"leaderboard.{suffix}")
 
 
 def test_aggregation_is_mean_over_folds_then_mean_std_over_seeds():
@@ -155,11 +158,7 @@ def paired_fixture():
 
 @pytest.mark.parametrize("fmt, suffix", [("md", "md"), ("csv", "csv"), ("latex", "tex")])
 def test_golden_paired_columns(fmt, suffix):
-    text = RENDERERS[fmt](build_boards(paired_fixture()))
-    path = GOLDEN / f"leaderboard_paired.{suffix}"
-    if os.environ.get("RLBENCH_UPDATE_GOLDEN"):
-        path.write_text(text)
-    assert text == path.read_text()
+    assert_golden(RENDERERS[fmt](build_boards(paired_fixture())), f"leaderboard_paired.{suffix}")
 
 
 def test_paired_columns_find_the_clear_loss_and_not_the_noise():
@@ -199,11 +198,7 @@ def test_set_fixture():
 
 @pytest.mark.parametrize("fmt, suffix", [("md", "md"), ("csv", "csv")])
 def test_golden_test_set_interval(fmt, suffix):
-    text = RENDERERS[fmt](build_boards(test_set_fixture()))
-    path = GOLDEN / f"leaderboard_test_set.{suffix}"
-    if os.environ.get("RLBENCH_UPDATE_GOLDEN"):
-        path.write_text(text)
-    assert text == path.read_text()
+    assert_golden(RENDERERS[fmt](build_boards(test_set_fixture())), f"leaderboard_test_set.{suffix}")
 
 
 def test_too_few_cells_show_the_test_set_interval_apart_and_only_on_shared_draws():

@@ -60,7 +60,7 @@ def test_bad_options_and_tasks_with_several_targets_are_refused():
     with pytest.raises(ValueError, match="scale must be > 0"):
         VASNetOptions(scale=0)
     spec = SynthAffect(SynthAffectOptions(n_sequences=4, length=20, lag=3)).load().spec
-    with pytest.raises(ValueError, match="one importance score per step; this task has 2 targets"):
+    with pytest.raises(ValueError, match="predicts one importance score per step; this task has 2 targets"):
         VASNetModel(VASNetOptions(hidden=32), spec, seed=0)
 
 
