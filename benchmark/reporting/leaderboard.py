@@ -137,7 +137,7 @@ def build_boards(records: Iterable[Record], split: str = "test", tasks: Sequence
     failed: dict[tuple, list[str]] = defaultdict(list)
     task_meta: dict[tuple, TaskInfo] = {}
     left_out: dict[tuple, int] = defaultdict(int)
-    for rec in _latest_per_cell(r for r in records if r.is_run):
+    for rec in latest_per_cell(r for r in records if r.is_run):
         t = rec.task
         if tasks and t.name not in tasks:
             continue
@@ -222,7 +222,7 @@ def test_resamples(records: Sequence[Record], main: str | None) -> dict[tuple[in
             for r in records if r.test_resamples and r.test_resamples.get("metric") == main}
 
 
-def _latest_per_cell(records: Iterable[Record]) -> list[Record]:
+def latest_per_cell(records: Iterable[Record]) -> list[Record]:
     """One record per (task, model label, seed, fold, split of folds): when a cell was run again under a
     changed config (a new rlbench version, say), the newest record stands and the older one is ignored,
     so no cell is counted twice."""

@@ -12,7 +12,7 @@ from typing import Iterable, Sequence
 from benchmark.harness.record import Record
 from benchmark.reporting import paired
 from benchmark.reporting.formatting import format_p, signed
-from benchmark.reporting.leaderboard import _latest_per_cell, task_setting, test_resamples
+from benchmark.reporting.leaderboard import latest_per_cell, task_setting, test_resamples
 
 ORIGINAL = "original"
 
@@ -38,7 +38,7 @@ class OrderRow:
 
 def order_rows(records: Iterable[Record], split: str = "test") -> list[OrderRow]:
     groups: dict[tuple, list[Record]] = defaultdict(list)
-    for rec in _latest_per_cell(r for r in records if r.is_run and r.completed):
+    for rec in latest_per_cell(r for r in records if r.is_run and r.completed):
         setting, version = task_setting(rec.task, ignore=("order",))
         groups[(setting, version, rec.label, rec.task.overrides.get("order", ORIGINAL))].append(rec)
     rows = []
