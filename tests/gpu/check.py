@@ -9,6 +9,8 @@
 3. One training epoch of rlmem (graphed steps) and of the full-BPTT LSTM (chunked: no cuDNN call longer than
    16,384 steps) on 8 sequences of 16,384 and 262,144 steps, 24 features: seconds and peak GPU memory.
 4. Same seed, same device, same numbers: two short trainings of each model compared prediction for prediction.
+5. The scan models: the chunked scan on the device against the same scan on the CPU (values and gradients,
+   real and complex), and a training epoch of each scan model at the lengths of 3.
 
 Each figure is measured on its own: one that fails prints its error and the others still run.
 
@@ -164,6 +166,25 @@ def determinism(device) -> None:
         emit(figure="same_seed_same_numbers", model=name, device=str(device), max_prediction_diff=diff, identical=diff == 0.0)
 
 
+def scan_equivalence(device) -> None:
+    import torch
+
+    from baselines.ssm.scan import linear_scan
+
+    for dtype in (torch.float32, torch.complex64):
+        g = torch.Generator().manual_seed(0)
+        a = (torch.rand(4, 4096, 32, generator=g) * 0.98 + 0.01).to(dtype)
+        b = torch.randn(4, 4096, 32, generator=g).to(dtype)
+        results = []
+        for where in (torch.device("cpu"), device):
+            aa, bb = a.to(where).requires_grad_(), b.to(where).requires_grad_()
+            h = linear_scan(aa, bb)
+            ga, gb = torch.autograd.grad(h.real.sum(), (aa, bb))
+            results.append([t.detach().cpu() for t in (h, ga, gb)])
+        diff = max(float((x - y).abs().max()) for x, y in zip(*results))
+        emit(figure="scan_device_vs_cpu", device=str(device), dtype=str(dtype), max_diff=diff, close=diff < 1e-3)
+
+
 def guarded(name, fn, *args) -> None:
     try:
         fn(*args)
@@ -190,8 +211,9 @@ def main() -> int:
     guarded("step", step_equivalence, device, args.quick)
     guarded("ddpg_update_seconds", ddpg_update, device)
     guarded("same_seed_same_numbers", determinism, device)
+    guarded("scan_device_vs_cpu", scan_equivalence, device)
     for steps in (int(s) for s in args.lengths.split(",")):
-        for name in ("lstm", "rlmem"):
+        for name in ("lstm", "rlmem", "s4d", "lru", "mamba", "mingru"):
             guarded("epoch", epoch, device, name, steps)
     emit(figure="check_seconds", seconds=round(time.perf_counter() - started, 1))
     return 0
