@@ -12,6 +12,8 @@ with the steps, and the gradient is the full-BPTT one. All mixers are causal, so
 
 from __future__ import annotations
 
+import ctypes
+import functools
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar
 
@@ -89,9 +91,9 @@ class ScanNet(nn.Module):
         return torch.cat(outputs, 1)
 
     def recomputed(self, piece: torch.Tensor, states: list[Any]) -> tuple[torch.Tensor, list[Any]]:
-        """``segment`` under reentrant checkpointing: the non-reentrant kind keeps several MiB per segment
-        (about 10 GB at a million steps), the reentrant one only its inputs. It passes gradients through
-        tensor arguments only, so the states go flat (``state_size`` tensors per mixer), and a tensor that
+        """``segment`` under reentrant checkpointing, which keeps only its inputs (the non-reentrant kind
+        peaked at twice the memory: 1.2 against 0.56 GiB for an s4d epoch of 8 x 65,536 steps). It passes
+        gradients through tensor arguments only, so the states go flat (``state_size`` tensors per mixer), and a tensor that
         requires grad (an anchor) makes the output require it in the first segment too, whose inputs do not."""
         sizes = [m.state_size for m in self.mixers]
 
@@ -99,6 +101,7 @@ class ScanNet(nn.Module):
             it = iter(flat)
             given = [tuple(next(it) for _ in range(n)) for n in sizes] if flat else [None] * len(sizes)
             out, after = self.segment(x, given)
+            release_freed_memory()
             return (out, *(t for state in after for t in state))
 
         flat = [t for state in states if state is not None for t in state]
@@ -120,6 +123,24 @@ class ScanModel(SequenceRegressor):
         o = self.options
         return ScanNet(input_dim, n_targets, o.hidden, [self.mixer() for _ in range(o.layers)], o.dropout,
                        o.segment_steps)
+
+
+@functools.lru_cache(maxsize=1)
+def _libc_trim() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to do
+        return None
+
+
+def release_freed_memory() -> None:
+    """Hand the memory of a segment's freed temporaries back to the system. glibc keeps tensors of a few
+    MiB on its heap and, with every segment's tensors freed in a slightly different order, the heap
+    fragments: at a million steps the process held 18 GB for what needs 2. Trimming after each segment
+    (the long-sequence path only) keeps it bounded."""
+    trim = _libc_trim()
+    if trim is not None:
+        trim(0)
 
 
 def own(state: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:

@@ -17,16 +17,19 @@ import torch
 CHUNK = 16  # steps per Hillis-Steele block: log2 of it passes per level, fewer levels of recursion above
 
 
-def _pad_time(t: torch.Tensor, steps: int, value: float) -> torch.Tensor:
-    if steps == 0:
-        return t
-    return torch.cat([t, torch.full((t.shape[0], steps, *t.shape[2:]), value, dtype=t.dtype, device=t.device)], 1)
+def _blocks(t: torch.Tensor, n: int, chunk: int, fill: float) -> torch.Tensor:
+    """A fresh ``[B, n, chunk, ...]`` copy of ``t`` (``fill`` past its end), for the scan to work in place."""
+    steps = t.shape[1]
+    out = t.new_empty((t.shape[0], n * chunk, *t.shape[2:]))
+    out[:, :steps] = t
+    out[:, steps:] = fill
+    return out.view(t.shape[0], n, chunk, *t.shape[2:])
 
 
 def _block_scan(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Inclusive scan along dim 2 of ``[B, n, C, ...]`` blocks: the cumulative decay ``A`` and the state
-    ``H`` each step would have from a zero start. ``a`` has a block dimension of 1 where it is constant."""
-    b = b.clone()
+    """Inclusive scan along dim 2 of ``[B, n, C, ...]`` blocks, in place: the cumulative decay ``A`` and the
+    state ``H`` each step would have from a zero start. ``a`` has a block dimension of 1 where it is
+    constant; its batch dimension may be 1 (shared by the batch)."""
     C = b.shape[2]
     if a.shape[1] == 1 and a.shape[2] == 1:  # constant in time: a^d is the decay over d steps
         A = a.expand(*a.shape[:2], C, *a.shape[3:]).cumprod(2)
@@ -35,11 +38,10 @@ def _block_scan(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.T
             b[:, :, d:] += A[:, :, d - 1: d] * b[:, :, :-d]  # the product is made before b is written
             d *= 2
         return A, b
-    a = a.expand_as(b).clone()
     d = 1
     while d < C:
         b[:, :, d:] += a[:, :, d:] * b[:, :, :-d]
-        a[:, :, d:] *= a[:, :, :-d].clone()
+        a[:, :, d:] = a[:, :, d:] * a[:, :, :-d]
         d *= 2
     return a, b
 
@@ -50,20 +52,15 @@ def scan_values(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor, chunk: int =
     T = b.shape[1]
     constant = a.shape[1] == 1
     n = -(-T // chunk)
-    pad = n * chunk - T
-    bb = _pad_time(b, pad, 0.0).reshape(b.shape[0], n, chunk, *b.shape[2:])
-    aa = a.unsqueeze(1) if constant else _pad_time(a, pad, 1.0).reshape(a.shape[0], n, chunk, *a.shape[2:])
-    A, H = _block_scan(aa, bb)
+    A, H = _block_scan(a.unsqueeze(1) if constant else _blocks(a, n, chunk, 1.0), _blocks(b, n, chunk, 0.0))
     if n == 1:
         starts = h0.unsqueeze(1).unsqueeze(1)
     else:  # the state entering each block: the same scan over the blocks' totals
-        a_tot = A[:, :, -1]
-        if constant:
-            a_tot = a_tot[:, :1]
+        a_tot = A[:, :1, -1] if constant else A[:, :, -1]
         ends = scan_values(a_tot, H[:, :, -1], h0, chunk)
         starts = torch.cat([h0.unsqueeze(1), ends[:, :-1]], 1).unsqueeze(2)
     H += A * starts
-    return H.reshape(b.shape[0], n * chunk, *b.shape[2:])[:, :T]
+    return H.view(b.shape[0], n * chunk, *b.shape[2:])[:, :T]
 
 
 class _LinearScan(torch.autograd.Function):
@@ -82,8 +79,12 @@ class _LinearScan(torch.autograd.Function):
         else:
             a_next = torch.cat([a[:, 1:], torch.zeros_like(a[:, :1])], 1).conj()
         g = scan_values(a_next.flip(1), grad_h.flip(1), torch.zeros_like(h0), ctx.chunk).flip(1)
-        h_prev = torch.cat([h0.unsqueeze(1), h[:, :-1]], 1)
-        grad_a = (g * h_prev.conj()).sum_to_size(a.shape) if ctx.needs_input_grad[0] else None
+        grad_a = None
+        if ctx.needs_input_grad[0]:  # g_t * conj(h_{t-1}), h_{-1} = h_0
+            grad_a = torch.empty_like(g)
+            torch.mul(g[:, 1:], h[:, :-1].conj(), out=grad_a[:, 1:])
+            torch.mul(g[:, 0], h0.conj(), out=grad_a[:, 0])
+            grad_a = grad_a.sum_to_size(a.shape)
         grad_h0 = (g[:, 0] * a[:, 0].conj()).sum_to_size(h0.shape) if ctx.needs_input_grad[2] else None
         return grad_a, g, grad_h0, None
 
