@@ -9,7 +9,7 @@ from baselines.ssm.lru import LRUModel, LRUOptions
 from baselines.ssm.mamba import MambaModel, MambaOptions
 from baselines.ssm.mingru import MinGRUModel, MinGRUOptions
 from baselines.ssm.s4d import S4DModel, S4DOptions
-from baselines.ssm.scan import linear_scan
+from baselines.ssm.scan import METHODS, linear_scan, scan_values
 from benchmark.api import NullLog, Selector, TaskSpec, TrainBudget
 from tasks.synthetic import SynthAffect, SynthAffectOptions
 
@@ -40,9 +40,10 @@ def _scan_case(dtype, steps, constant, batch_of_a=3):
 @pytest.mark.parametrize("dtype", [torch.float64, torch.complex128])
 @pytest.mark.parametrize("constant", [False, True], ids=["varying", "constant"])
 @pytest.mark.parametrize("steps", [1, 7, 100])  # one step; under a chunk; several levels of blocks
-def test_the_scan_equals_the_step_loop_in_values_and_gradients(dtype, constant, steps):
+@pytest.mark.parametrize("method", METHODS)
+def test_the_scan_equals_the_step_loop_in_values_and_gradients(dtype, constant, steps, method):
     a, b, h0 = _scan_case(dtype, steps, constant)
-    h, reference = linear_scan(a, b, h0, chunk=4), step_loop(a, b, h0)
+    h, reference = linear_scan(a, b, h0, chunk=4, method=method), step_loop(a, b, h0)
     torch.testing.assert_close(h, reference)
     weights = torch.randn(h.shape, dtype=torch.float64)
     grads = torch.autograd.grad((h * weights).real.sum(), (a, b, h0))
@@ -58,6 +59,20 @@ def test_the_scan_takes_a_decay_shared_by_the_batch_and_a_zero_start():
     assert torch.autograd.grad(h.sum(), a)[0].shape == a.shape
     with pytest.raises(ValueError, match="constant in time"):
         linear_scan(a[:, :5], b)
+    with pytest.raises(ValueError, match="unknown scan method 'hillis'"):
+        linear_scan(a, b, method="hillis")
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_the_reverse_scan_runs_the_recurrence_backwards_with_the_decay_shifted(method):
+    """The backward pass's recurrence, checked on its own: g_t = a_{t+1} g_{t+1} + b_t from g_T = h0."""
+    a, b, h0 = (t.detach() for t in _scan_case(torch.complex128, 37, constant=False))
+    g, out = h0, [None] * 37
+    for t in reversed(range(37)):
+        g = (a[:, t + 1] * g if t + 1 < 37 else g) + b[:, t]
+        out[t] = g
+    got = scan_values(a.clone(), b.clone(), h0, chunk=4, method=method, reverse=True, shift=1)
+    torch.testing.assert_close(got, torch.stack(out, 1))
 
 
 @pytest.mark.parametrize("cls", MODELS)

@@ -9,8 +9,8 @@
 3. One training epoch of rlmem (graphed steps) and of the full-BPTT LSTM (chunked: no cuDNN call longer than
    16,384 steps) on 8 sequences of 16,384 and 262,144 steps, 24 features: seconds and peak GPU memory.
 4. Same seed, same device, same numbers: two short trainings of each model compared prediction for prediction.
-5. The scan models: the chunked scan on the device against the same scan on the CPU (values and gradients,
-   real and complex), and a training epoch of each scan model at the lengths of 3.
+5. The scan models: the chunked scan on the device, both ways within a block, against the CPU's (values and
+   gradients, real and complex, with each way's seconds), and a training epoch of each scan model at the lengths of 3.
 
 Each figure is measured on its own: one that fails prints its error and the others still run.
 
@@ -167,22 +167,38 @@ def determinism(device) -> None:
 
 
 def scan_equivalence(device) -> None:
+    """Each way of scanning within a block on the device against the CPU's default (values, gradients), and
+    its seconds per forward and backward pass, which decide the device's default method."""
+    import time
+
     import torch
 
-    from baselines.ssm.scan import linear_scan
+    from baselines.ssm.scan import METHODS, linear_scan
 
     for dtype in (torch.float32, torch.complex64):
         g = torch.Generator().manual_seed(0)
         a = (torch.rand(4, 4096, 32, generator=g) * 0.98 + 0.01).to(dtype)
         b = torch.randn(4, 4096, 32, generator=g).to(dtype)
-        results = []
-        for where in (torch.device("cpu"), device):
+
+        def run(where, method=None):
             aa, bb = a.to(where).requires_grad_(), b.to(where).requires_grad_()
-            h = linear_scan(aa, bb)
+            h = linear_scan(aa, bb, method=method)
             ga, gb = torch.autograd.grad(h.real.sum(), (aa, bb))
-            results.append([t.detach().cpu() for t in (h, ga, gb)])
-        diff = max(float((x - y).abs().max()) for x, y in zip(*results))
-        emit(figure="scan_device_vs_cpu", device=str(device), dtype=str(dtype), max_diff=diff, close=diff < 1e-3)
+            return [t.detach().cpu() for t in (h, ga, gb)]
+
+        reference = run(torch.device("cpu"))
+        for method in METHODS:
+            got = run(device, method)
+            diff = max(float((x - y).abs().max()) for x, y in zip(got, reference))
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            for _ in range(10):
+                run(device, method)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            emit(figure="scan_device_vs_cpu", device=str(device), dtype=str(dtype), method=method, max_diff=diff,
+                 close=diff < 1e-3, seconds_fwd_bwd=(time.perf_counter() - start) / 10)
 
 
 def guarded(name, fn, *args) -> None:
