@@ -67,3 +67,17 @@ def test_plugin_file_import_errors_are_named(tmp_path):
     bad.write_text("raise ImportError('needs foo')\n")
     with pytest.raises(RegistryError, match="--plugin .*bad.py failed to import: ImportError: needs foo"):
         import_plugin(str(bad))
+
+
+def test_a_plugin_that_overrides_evaluate_is_refused_by_name(tmp_path):
+    """Validation, test and the test-set resamples are all scored through scorer; an evaluate override
+    would be silently bypassed, so it is an import error that says what to override instead."""
+    plugin = tmp_path / "own_scores.py"
+    plugin.write_text("from baselines.reference import MeanModel\n"
+                      "class OwnScores(MeanModel):\n"
+                      "    def evaluate(self, task, episodes):\n"
+                      "        return {'mae': 0.0}\n"
+                      "RLBENCH_MODELS = {'own-scores': OwnScores}\n")
+    with pytest.raises(RegistryError, match=r"own_scores.py failed to import: TypeError: .*OwnScores overrides "
+                                            r"Model.evaluate.*override scorer\(task, episodes\)"):
+        import_plugin(str(plugin))

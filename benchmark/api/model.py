@@ -43,6 +43,12 @@ class Model(ABC):
     reference: ClassVar[bool] = False  # reference rows (floors, ceilings) are marked in tables
     Options: ClassVar[type] = NoOptions
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "evaluate" in vars(cls):  # the harness scores validation and test (and its resamples) through scorer
+            raise TypeError(f"{cls.__module__}.{cls.__qualname__} overrides Model.evaluate, which the harness "
+                            "does not call: override scorer(task, episodes) instead (see docs/adding-a-model.md)")
+
     def __init__(self, options: Any, spec: TaskSpec, seed: int):
         self.options = options
         self.spec = spec
@@ -69,7 +75,7 @@ class Model(ABC):
         return 0
 
     def evaluate(self, task: Task, episodes: Sequence[Episode]) -> dict[str, float]:
-        """Score on ``episodes`` with the task's protocol."""
+        """Score on ``episodes`` with the task's protocol (through ``scorer``, the one way a model is scored)."""
         return self.scorer(task, episodes)(episodes)
 
     def scorer(self, task: Task, episodes: Sequence[Episode]) -> Callable[[Sequence[Episode]], dict[str, float]]:

@@ -64,7 +64,7 @@ def run_cell(pair: Pair, seed: int, fold_index: int, log: TrainingLog, trace: bo
             earlier = saver.elapsed_before
             train_s += earlier
         t1 = time.perf_counter()
-        scores = {"val": model.evaluate(pair.task, val)}
+        scores = {"val": model.scorer(pair.task, val)(val)}
         if not pair.tuning:  # a tuning trial never looks at the test split
             score_test = model.scorer(pair.task, test)
             scores["test"] = score_test(test)
