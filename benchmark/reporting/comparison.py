@@ -52,6 +52,19 @@ def compare_rows(board: Board, against: str | None = None) -> None:
         r.rank = rank
 
 
+def format_delta(v: paired.Paired) -> str:
+    """Δ with its 95 % interval over the cells; under the cells a test can use, their range (and the test-set
+    interval, the other kind of uncertainty, marked apart)."""
+    if v.n == 0:
+        return "no common cells"
+    if v.low is not None:
+        return f"{signed(v.delta)} [{signed(v.low)}, {signed(v.high)}]"
+    delta = f"{signed(v.delta)} (cells {signed(v.smallest)} to {signed(v.largest)})"
+    if v.test_low is not None:
+        delta += f" test-set [{signed(v.test_low)}, {signed(v.test_high)}]"
+    return delta
+
+
 def comparison_head(board: Board) -> list[str]:
     return [f"Δ {board.metrics[0]} [95 % CI]", "p (Holm)", "rank [95 %]"] if board.against else []
 
@@ -60,17 +73,7 @@ def comparison_cells(board: Board, row: Row, tex: bool = False) -> list[str]:
     if not board.against:
         return []
     dash = "--" if tex else "–"
-    v = row.versus
-    if v is None:
-        delta = "(against)"
-    elif v.n == 0:
-        delta = "no common cells"
-    elif v.low is None:
-        delta = f"{signed(v.delta)} (cells {signed(v.smallest)} to {signed(v.largest)})"
-        if v.test_low is not None:  # the other kind of uncertainty, marked apart
-            delta += f" test-set [{signed(v.test_low)}, {signed(v.test_high)}]"
-    else:
-        delta = f"{signed(v.delta)} [{signed(v.low)}, {signed(v.high)}]"
+    delta = "(against)" if row.versus is None else format_delta(row.versus)
     if row.versus is None:
         p = dash
     elif row.p_holm is None:

@@ -222,6 +222,28 @@ def test_resamples(records: Sequence[Record], main: str | None) -> dict[tuple[in
             for r in records if r.test_resamples and r.test_resamples.get("metric") == main}
 
 
+@dataclass
+class PairedGroups:
+    """One group of records against another over the (seed, fold) cells both ran: their means over those
+    cells and the paired comparison (``row`` minus ``base``; the test-set interval where they hold resamples)."""
+
+    base: float
+    row: float
+    versus: paired.Paired
+
+
+def compare_groups(recs: Sequence[Record], base_recs: Sequence[Record], split: str = "test") -> PairedGroups | None:
+    main = recs[0].task.main_score
+    row, base = ({(r.seed, r.task.fold): r.scores[split][main] for r in rs} for rs in (recs, base_recs))
+    common = sorted(set(row) & set(base))
+    if not common:
+        return None
+    on_test = split == "test"
+    versus = paired.compare(row, base, row_resamples=test_resamples(recs, main) if on_test else None,
+                            against_resamples=test_resamples(base_recs, main) if on_test else None)
+    return PairedGroups(sum(base[c] for c in common) / len(common), sum(row[c] for c in common) / len(common), versus)
+
+
 def latest_per_cell(records: Iterable[Record]) -> list[Record]:
     """One record per (task, model label, seed, fold, split of folds): when a cell was run again under a
     changed config (a new rlbench version, say), the newest record stands and the older one is ignored,

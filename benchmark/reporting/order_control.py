@@ -11,8 +11,9 @@ from typing import Iterable, Sequence
 
 from benchmark.harness.record import Record
 from benchmark.reporting import paired
-from benchmark.reporting.formatting import format_p, signed
-from benchmark.reporting.leaderboard import latest_per_cell, task_setting, test_resamples
+from benchmark.reporting.comparison import format_delta
+from benchmark.reporting.formatting import format_p
+from benchmark.reporting.leaderboard import compare_groups, latest_per_cell, task_setting
 
 ORIGINAL = "original"
 
@@ -46,17 +47,12 @@ def order_rows(records: Iterable[Record], split: str = "test") -> list[OrderRow]
         base_recs = groups.get((setting, version, label, ORIGINAL))
         if order == ORIGINAL or not base_recs:
             continue
-        main, hib = recs[0].task.main_score, bool(recs[0].task.higher_is_better[recs[0].task.main_score])
-        moved, base = ({(r.seed, r.task.fold): r.scores[split][main] for r in rs} for rs in (recs, base_recs))
-        common = sorted(set(moved) & set(base))
-        if not common:
+        pair = compare_groups(recs, base_recs, split)
+        if pair is None:
             continue
-        on_test = split == "test"
-        versus = paired.compare(moved, base, row_resamples=test_resamples(recs, main) if on_test else None,
-                                against_resamples=test_resamples(base_recs, main) if on_test else None)
-        rows.append(OrderRow(setting, version, label, order, main, hib,
-                             sum(base[c] for c in common) / len(common), sum(moved[c] for c in common) / len(common),
-                             versus))
+        main = recs[0].task.main_score
+        rows.append(OrderRow(setting, version, label, order, main, bool(recs[0].task.higher_is_better[main]),
+                             pair.base, pair.row, pair.versus))
     for r, p in zip(rows, paired.holm([r.versus.p for r in rows])):
         r.p_holm = p
     return rows
@@ -72,14 +68,8 @@ def render_order_md(rows: Sequence[OrderRow]) -> str:
     out += ["| task | model | order | metric | original | reordered | Δ (reordered − original) [95 % CI] | p (Holm) |",
             "|---|---|---|---|---:|---:|---:|---:|"]
     for r in rows:
-        v = r.versus
-        if v.low is not None:
-            delta = f"{signed(v.delta)} [{signed(v.low)}, {signed(v.high)}]"
-        else:
-            delta = f"{signed(v.delta)} (cells {signed(v.smallest)} to {signed(v.largest)})"
-            if v.test_low is not None:
-                delta += f" test-set [{signed(v.test_low)}, {signed(v.test_high)}]"
-        p = f"too few ({v.n})" if r.p_holm is None else format_p(r.p_holm)
+        delta = format_delta(r.versus)
+        p = f"too few ({r.versus.n})" if r.p_holm is None else format_p(r.p_holm)
         out.append(f"| {r.task} (v{r.version}) | {r.model} | {r.order} | {r.metric} {'↑' if r.higher_is_better else '↓'} "
                    f"| {r.original:.4f} | {r.reordered:.4f} | {delta} | {p} |")
     out += ["", "Each row: one model with the steps of every sequence permuted (features and targets together, "

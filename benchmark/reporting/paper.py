@@ -15,6 +15,7 @@ from benchmark.reporting.comparison import COMPARISON_FIELDS, comparison_cells, 
 from benchmark.reporting.formatting import format_stat, latex_escape
 from benchmark.reporting.leaderboard import Board, build_boards, latex_marks
 from benchmark.reporting.order_control import order_rows, render_order_md
+from benchmark.reporting.selection_inflation import inflation_rows, render_inflation_md
 from benchmark.reporting.reported import reported_numbers
 
 
@@ -161,6 +162,11 @@ def write_paper(records: Iterable[Record], out: Path, ablations: Path | None = N
     sections.append(order_md)
     path = out / "order_control.md"
     path.write_text(order_md if order_md.endswith("\n") else order_md + "\n")
+    written.append(path)
+    inflation_md = render_inflation_md(inflation_rows(records))
+    sections.append(inflation_md)
+    path = out / "selection_inflation.md"
+    path.write_text(inflation_md)
     written.append(path)
     sections.append("## Ablations\n")
     reports = sorted(ablations.glob("*.md")) if ablations is not None and ablations.is_dir() else []
