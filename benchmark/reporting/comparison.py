@@ -38,8 +38,7 @@ def compare_rows(board: Board, against: str | None = None) -> None:
     for r in board.rows:
         r.versus = None if r is chosen else paired.compare(r.cells, chosen.cells, row_resamples=r.resamples,
                                                            against_resamples=chosen.resamples)
-    for r, p in zip(board.rows, paired.holm([r.versus.p if r.versus else None for r in board.rows])):
-        r.p_holm = p
+    paired.assign_holm(board.rows)
     # ranked: the trained rows having every cell of the comparison row (of the best trained row when that is
     # a reference), on those cells, so that one short row does not shrink everyone's ranks to its few cells
     anchor = best if chosen.reference else chosen

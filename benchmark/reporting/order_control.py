@@ -53,8 +53,7 @@ def order_rows(records: Iterable[Record], split: str = "test") -> list[OrderRow]
         main = recs[0].task.main_score
         rows.append(OrderRow(setting, version, label, order, main, bool(recs[0].task.higher_is_better[main]),
                              pair.base, pair.row, pair.versus))
-    for r, p in zip(rows, paired.holm([r.versus.p for r in rows])):
-        r.p_holm = p
+    paired.assign_holm(rows)
     return rows
 
 

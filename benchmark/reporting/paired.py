@@ -118,6 +118,13 @@ def holm(pvalues: Sequence[float | None]) -> list[float | None]:
     return out
 
 
+def assign_holm(rows: Sequence) -> None:
+    """Set each row's ``p_holm``: its comparison's p (``row.versus.p``; a row without one: None),
+    Holm-corrected across the rows."""
+    for r, p in zip(rows, holm([r.versus.p if r.versus else None for r in rows])):
+        r.p_holm = p
+
+
 def paired_cells(row: Mapping[Cell, float], against: Mapping[Cell, float]) -> tuple[np.ndarray, np.ndarray]:
     """The differences row - against over the cells both have, in a fixed order, and each cell's fold;
     one cell only for a fold where neither row depends on the seed: two such rows

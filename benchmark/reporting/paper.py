@@ -158,16 +158,12 @@ def write_paper(records: Iterable[Record], out: Path, ablations: Path | None = N
             path = out / f"{table.key}.{suffix}"
             path.write_text(text if text.endswith("\n") else text + "\n")
             written.append(path)
-    order_md = render_order_md(order_rows(records))
-    sections.append(order_md)
-    path = out / "order_control.md"
-    path.write_text(order_md if order_md.endswith("\n") else order_md + "\n")
-    written.append(path)
-    inflation_md = render_inflation_md(inflation_rows(records))
-    sections.append(inflation_md)
-    path = out / "selection_inflation.md"
-    path.write_text(inflation_md)
-    written.append(path)
+    for name, md in (("order_control", render_order_md(order_rows(records))),
+                     ("selection_inflation", render_inflation_md(inflation_rows(records)))):
+        sections.append(md)
+        path = out / f"{name}.md"
+        path.write_text(md if md.endswith("\n") else md + "\n")
+        written.append(path)
     sections.append("## Ablations\n")
     reports = sorted(ablations.glob("*.md")) if ablations is not None and ablations.is_dir() else []
     if reports:

@@ -10,7 +10,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from benchmark.harness.record import TUNED_SUFFIX, Record, model_label
+from benchmark.harness.record import LEAKY_SUFFIX, TUNED_SUFFIX, Record, model_label
 from benchmark.reporting import paired
 from benchmark.reporting.comparison import format_delta
 from benchmark.reporting.formatting import format_p
@@ -64,8 +64,7 @@ def inflation_rows(records: Iterable[Record], split: str = "test") -> list[Infla
             main = recs[0].task.main_score
             rows.append(InflationRow(setting, version, label, partner, main, bool(recs[0].task.higher_is_better[main]),
                                      pair.base, pair.row, pair.versus))
-    for r, p in zip(rows, paired.holm([r.versus.p for r in rows])):
-        r.p_holm = p
+    paired.assign_holm(rows)
     return rows
 
 
@@ -80,8 +79,7 @@ def render_inflation_md(rows: Sequence[InflationRow]) -> str:
             "| p (Holm) |", "|---|---|---|---|---:|---:|---:|---:|"]
     for r in rows:
         p = f"too few ({r.versus.n})" if r.p_holm is None else format_p(r.p_holm)
-        leaky_name = r.model.split(" ⚠")[0]
-        out.append(f"| {r.task} (v{r.version}) | {leaky_name} | {r.against} | {r.metric} "
+        out.append(f"| {r.task} (v{r.version}) | {r.model.removesuffix(LEAKY_SUFFIX)} | {r.against} | {r.metric} "
                    f"{'↑' if r.higher_is_better else '↓'} | {r.honest:.4f} | {r.leaky:.4f} | {format_delta(r.versus)} "
                    f"| {p} |")
     out += ["", "Each row: a model whose checkpoint was chosen on the test split (the selection of most published "
