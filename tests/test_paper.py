@@ -237,3 +237,13 @@ def test_error_curves_within_a_decade_keep_several_labelled_ticks():
     assert len(labels(0.105, 0.21)) >= 3  # 1x-2x-5x ticks alone would label only 0.2 here
     wide = labels(0.01, 20.0)  # beyond a decade the plain 1x, 2x, 5x labels stay
     assert "0.1" in wide and "1" in wide and "10" in wide
+
+
+def test_no_two_of_many_lines_are_drawn_alike():
+    """The horizon figure has more models than there are colours or markers: the eleventh line must not
+    be drawn as the first (it was: lru and svr looked the same)."""
+    from benchmark.reporting.figures import line_style
+
+    looks = [(s["color"], s["marker"]) for s in map(line_style, range(40))]
+    assert len(set(looks)) == len(looks)
+    assert line_style(0) != line_style(10)

@@ -100,8 +100,7 @@ def memory_horizon(records: Iterable[Record], out: Path, task: str = "synth-affe
         lags = sorted(by_lag)
         mean = [np.mean(by_lag[x]) for x in lags]
         std = [np.std(by_lag[x]) for x in lags]
-        ax.errorbar(lags, mean, yerr=std, marker=MARKERS[i % len(MARKERS)], capsize=3, label=model,
-                    linestyle=LINESTYLES[i % len(LINESTYLES)], alpha=0.85)
+        ax.errorbar(lags, mean, yerr=std, capsize=3, label=model, alpha=0.85, **line_style(i))
     ax.set_xscale("log")
     ticks = sorted({lag for by in horizon.points.values() for lag in by})
     ax.set_xticks(ticks)
@@ -147,8 +146,8 @@ def training_curves(records: Sequence[tuple[str, Record]], out: Path, name: str,
     for i, (label, by_update) in enumerate(curves.items()):
         xs = sorted(by_update)
         mean = np.array([np.mean(by_update[x]) for x in xs])
-        (line,) = ax.plot(xs, mean, label=label, linewidth=1.2, marker=MARKERS[i % len(MARKERS)], markersize=3,
-                          markevery=max(1, len(xs) // 8), linestyle=LINESTYLES[i % len(LINESTYLES)])
+        (line,) = ax.plot(xs, mean, label=label, linewidth=1.2, markersize=3, markevery=max(1, len(xs) // 8),
+                          **line_style(i))
         for update, unfinished in chosen[label]:
             j = int(np.searchsorted(xs, update))
             if j < len(xs):
@@ -173,8 +172,9 @@ def _critic_panel(ax, critic: dict, labels: list[str], title: str) -> None:
         xs = sorted(critic[label])
         overall = [np.mean([c for c, _ in critic[label][x]]) for x in xs]
         top = [np.mean([t for _, t in critic[label][x]]) for x in xs]
-        (line,) = ax.plot(xs, overall, marker=MARKERS[i % len(MARKERS)], markersize=3, markevery=max(1, len(xs) // 8),
-                          linewidth=1.1, label=label, color=f"C{i % 10}")
+        style = line_style(i)
+        (line,) = ax.plot(xs, overall, marker=style["marker"], markersize=3, markevery=max(1, len(xs) // 8),
+                          linewidth=1.1, label=label, color=style["color"])
         ax.plot(xs, top, linestyle="--", linewidth=1.0, color=line.get_color())
     ax.axhline(0, color="0.6", linewidth=0.8)
     ax.set_ylim(-1, 1)
@@ -186,6 +186,14 @@ def _critic_panel(ax, critic: dict, labels: list[str], title: str) -> None:
 
 MARKERS = ("o", "s", "^", "v", "D", "P", "X", "*", "<", ">")
 LINESTYLES = ("-", "--", "-.", ":")  # with the markers, lines that lie on top of each other stay apart
+
+
+def line_style(i: int) -> dict[str, str]:
+    """The i-th line's colour, marker and dash. Ten colours and ten markers would repeat together every ten
+    lines (the eleventh line drawn exactly as the first); the marker is shifted by one for each ten, so no
+    two of the first hundred lines share both colour and marker."""
+    return {"color": f"C{i % 10}", "marker": MARKERS[(i + i // 10) % len(MARKERS)],
+            "linestyle": LINESTYLES[i % len(LINESTYLES)]}
 
 
 def _log_errors(ax) -> None:
