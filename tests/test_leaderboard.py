@@ -177,7 +177,7 @@ def test_paired_columns_find_the_clear_loss_and_not_the_noise():
     assert missing.against == "lstm" and "--against svr: no such row here" in missing.notes()[-1]
 
 
-def test_set_fixture():
+def fixture_test_set():
     """One seed x 2 folds, too few cells to test: mlp is worse than lstm on every resample of the test
     sequences; gru's records were drawn from another split, so they share no draws with lstm."""
     import numpy as np
@@ -198,11 +198,11 @@ def test_set_fixture():
 
 @pytest.mark.parametrize("fmt, suffix", [("md", "md"), ("csv", "csv")])
 def test_golden_test_set_interval(fmt, suffix):
-    assert_golden(RENDERERS[fmt](build_boards(test_set_fixture())), f"leaderboard_test_set.{suffix}")
+    assert_golden(RENDERERS[fmt](build_boards(fixture_test_set())), f"leaderboard_test_set.{suffix}")
 
 
 def test_too_few_cells_show_the_test_set_interval_apart_and_only_on_shared_draws():
-    (board,) = build_boards(test_set_fixture())
+    (board,) = build_boards(fixture_test_set())
     rows = {r.model: r for r in board.rows}
     mlp, gru = rows["mlp"].versus, rows["gru"].versus
     assert mlp.p is None and mlp.test_cells == 2 and 0.025 < mlp.test_low < 0.03 < mlp.test_high < 0.035
