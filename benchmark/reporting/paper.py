@@ -141,6 +141,12 @@ def render_table_tex(table: PaperTable, boards: Sequence[Board], reported: dict[
     return "\n".join(out)
 
 
+def _write(path: Path, text: str) -> Path:
+    """One table file, ending in a newline whatever its renderer ended with."""
+    path.write_text(text if text.endswith("\n") else text + "\n")
+    return path
+
+
 def write_paper(records: Iterable[Record], out: Path, ablations: Path | None = None,
                 converged_only: bool = False, against: str | None = None) -> list[Path]:
     records = list(records)
@@ -155,15 +161,11 @@ def write_paper(records: Iterable[Record], out: Path, ablations: Path | None = N
         sections.append(md)
         for suffix, text in (("md", md), ("csv", render_table_csv(table, boards, reported)),
                              ("tex", render_table_tex(table, boards, reported))):
-            path = out / f"{table.key}.{suffix}"
-            path.write_text(text if text.endswith("\n") else text + "\n")
-            written.append(path)
+            written.append(_write(out / f"{table.key}.{suffix}", text))
     for name, md in (("order_control", render_order_md(order_rows(records))),
                      ("selection_inflation", render_inflation_md(inflation_rows(records)))):
         sections.append(md)
-        path = out / f"{name}.md"
-        path.write_text(md if md.endswith("\n") else md + "\n")
-        written.append(path)
+        written.append(_write(out / f"{name}.md", md))
     sections.append("## Ablations\n")
     reports = sorted(ablations.glob("*.md")) if ablations is not None and ablations.is_dir() else []
     if reports:
