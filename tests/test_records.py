@@ -10,7 +10,7 @@ import pytest
 from helpers import RECORD_TEMPLATE, make_record
 
 from benchmark.harness import record as record_module
-from benchmark.harness.record import Record, RecordError, dumps
+from benchmark.harness.record import Record, RecordError, dumps, write_atomic
 from benchmark.harness.store import record_path, write_record
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
@@ -63,6 +63,19 @@ def test_a_failed_write_keeps_the_previous_record(tmp_path):
         write_record(path, dataclasses.replace(whole, main_score=float("nan")))
     assert Record.load(path).main_score == whole.main_score
     assert os.listdir(path.parent) == ["fold=0.json"]
+
+
+def test_a_write_cut_off_midway_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
+    path = write_atomic(tmp_path / "t" / "table.md", "old\n")
+
+    def crash(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(record_module.os, "fsync", crash)
+    with pytest.raises(OSError):
+        write_atomic(path, "new, half written\n")
+    assert path.read_text() == "old\n"
+    assert os.listdir(path.parent) == ["table.md"]
 
 
 def test_unknown_schema_and_garbage_are_named(tmp_path):

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from benchmark.harness.record import write_atomic
 from benchmark.cli.common import clean_errors, console, folder_of_records, split_names
 from benchmark.cli.options import OUTPUT, RUNS, Against, ConvergedOnly, Out, Results, Tasks
 
@@ -83,8 +84,7 @@ def table_cmd(task: Tasks = [],
         check_against(boards, against)
     text = RENDERERS[fmt](boards)
     if out is not None:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(text)
+        write_atomic(Path(out), text)
         console.print(f"wrote {out}", markup=False)
     else:
         typer.echo(text)

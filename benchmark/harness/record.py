@@ -13,6 +13,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import os
+import tempfile
 import types
 import typing
 from dataclasses import dataclass, field
@@ -36,6 +38,24 @@ class RecordError(ValueError):
 def dumps(payload: Mapping[str, Any]) -> str:
     """The text of a record file (and of every JSON file the harness writes)."""
     return json.dumps(payload, indent=1, sort_keys=True, allow_nan=False, default=_jsonable) + "\n"
+
+
+def write_atomic(path: Path, text: str) -> Path:
+    """Write ``text`` to a temporary file beside ``path``, fsync, rename: a reader (or a rerun after a crash)
+    sees the old file or the new one, never half of one. Records and every table drawn from them go this way."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
 
 
 def _jsonable(obj: Any) -> Any:

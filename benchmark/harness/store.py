@@ -9,14 +9,13 @@ where, so nothing finished is lost.
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
 from benchmark.harness.checkpoints import checkpoint_path
-from benchmark.harness.record import Record, RecordError, dumps
+from benchmark.harness.record import Record, RecordError, dumps, write_atomic
 
 
 class StoreError(ValueError):
@@ -34,19 +33,7 @@ def record_path(results: Path, task: str, model: str, variant: str | None, confi
 
 
 def write_json(path: Path, payload: Mapping[str, Any]) -> None:
-    """Write to a temporary file beside ``path``, fsync, rename: readers see the old file or the new one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(dumps(payload))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, dumps(payload))
 
 
 def write_record(path: Path, record: Record) -> None:

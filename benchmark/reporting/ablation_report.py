@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from benchmark.harness.record import Record, RecordError
+from benchmark.harness.record import Record, RecordError, write_atomic
 from benchmark.reporting.figures import training_curves
 from benchmark.reporting.formatting import format_number
 from benchmark.reporting.leaderboard import Board, build_boards, mean_std, render_csv, render_latex, render_markdown
@@ -119,11 +119,10 @@ def write_ablation(manifest: Mapping[str, Any], results: Path, out: Path) -> tup
     written = []
     for suffix, text in files.items():
         path = out / f"{name}.{suffix}"
-        path.write_text(text)
-        written.append(path)
+        written.append(write_atomic(path, text))
     written += training_curves([(r.model.name, r) for r in records], out, f"{name}-curves", manifest["title"])
     path = out / f"{name}.json"
-    path.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    write_atomic(path, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     return files["md"], [*written, path]
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from benchmark.harness.record import Record
+from benchmark.harness.record import Record, write_atomic
 from benchmark.reporting.comparison import COMPARISON_FIELDS, comparison_cells, comparison_fields, comparison_head
 from benchmark.reporting.formatting import format_stat, latex_escape
 from benchmark.reporting.leaderboard import Board, build_boards, latex_marks
@@ -143,8 +143,7 @@ def render_table_tex(table: PaperTable, boards: Sequence[Board], reported: dict[
 
 def _write(path: Path, text: str) -> Path:
     """One table file, ending in a newline whatever its renderer ended with."""
-    path.write_text(text if text.endswith("\n") else text + "\n")
-    return path
+    return write_atomic(path, text if text.endswith("\n") else text + "\n")
 
 
 def write_paper(records: Iterable[Record], out: Path, ablations: Path | None = None,
@@ -185,5 +184,5 @@ def write_paper(records: Iterable[Record], out: Path, ablations: Path | None = N
                      "    rlbench sweep --task synth-affect --model rlmem,lstm,mlp --grid lag=10,50,200 --seeds 0..2",
                      "    rlbench run --task synth-affect --model rlmem --set record_memory=true", ""]
     paper = out / "paper.md"
-    paper.write_text("\n".join(sections))
+    write_atomic(paper, "\n".join(sections))
     return [paper, *written, *figures]

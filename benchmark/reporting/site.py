@@ -11,7 +11,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from benchmark.harness.record import Record
+from benchmark.harness.record import Record, write_atomic
 from benchmark.reporting.comparison import comparison_cells, comparison_head
 from benchmark.reporting.figures import curve_settings
 from benchmark.reporting.formatting import format_stat
@@ -276,8 +276,8 @@ def write_site(located: Sequence[tuple[Path, Record]], boards: Sequence[Board], 
     the boards built from them; returns the paths written."""
     out.mkdir(parents=True, exist_ok=True)
     assets = [out / "site.css", out / "site.js"]
-    assets[0].write_text(STYLE.lstrip())
-    assets[1].write_text(SCRIPT.lstrip())
+    write_atomic(assets[0], STYLE.lstrip())
+    write_atomic(assets[1], SCRIPT.lstrip())
     sources = row_sources(located)
     by_task: dict[str, list[Board]] = defaultdict(list)
     names = {task_setting(r.task)[0]: r.task.name for _, r in located}
@@ -289,8 +289,8 @@ def write_site(located: Sequence[tuple[Path, Record]], boards: Sequence[Board], 
     for task, task_boards in sorted(by_task.items()):
         mine = [f for f in pngs if figure_task(f, list(by_task)) == task]
         path = out / page_name(task)
-        path.write_text(render_task_page(task, task_boards, sources, out, mine, reported, stems))
+        write_atomic(path, render_task_page(task, task_boards, sources, out, mine, reported, stems))
         written.append(path)
     index = out / "index.html"
-    index.write_text(render_index(by_task))
+    write_atomic(index, render_index(by_task))
     return [index, *written, *assets]
