@@ -64,6 +64,11 @@ def format_delta(v: paired.Paired) -> str:
     return delta
 
 
+def format_p_holm(versus: paired.Paired, p_holm: float | None) -> str:
+    """The Holm-corrected p, or how many paired cells there were where too few for the test."""
+    return f"too few ({versus.n})" if p_holm is None else format_p(p_holm)
+
+
 def comparison_head(board: Board) -> list[str]:
     return [f"Δ {board.metrics[0]} [95 % CI]", "p (Holm)", "rank [95 %]"] if board.against else []
 
@@ -73,12 +78,7 @@ def comparison_cells(board: Board, row: Row, tex: bool = False) -> list[str]:
         return []
     dash = "--" if tex else "–"
     delta = "(against)" if row.versus is None else format_delta(row.versus)
-    if row.versus is None:
-        p = dash
-    elif row.p_holm is None:
-        p = f"too few ({row.versus.n})"
-    else:
-        p = format_p(row.p_holm)
+    p = dash if row.versus is None else format_p_holm(row.versus, row.p_holm)
     if row.rank is None:
         rank = dash
     else:

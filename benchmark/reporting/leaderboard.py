@@ -15,7 +15,7 @@ import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -256,6 +256,15 @@ def latest_per_cell(records: Iterable[Record]) -> list[Record]:
         if key not in latest or rec.provenance.started_at >= latest[key].provenance.started_at:
             latest[key] = rec
     return list(latest.values())
+
+
+def completed_runs_by(records: Iterable[Record], key: Callable[[Record], tuple]) -> dict[tuple, list[Record]]:
+    """The newest completed run record of each cell, grouped by ``key``: what the paired side tables (order
+    control, selection inflation) compare group against group."""
+    groups: dict[tuple, list[Record]] = defaultdict(list)
+    for rec in latest_per_cell(r for r in records if r.is_run and r.completed):
+        groups[key(rec)].append(rec)
+    return groups
 
 
 def mean_std(values: list[float]) -> tuple[float, float | None]:

@@ -5,15 +5,13 @@ drop is 0 by construction, which makes it the control's own check."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from benchmark.harness.record import Record
 from benchmark.reporting import paired
-from benchmark.reporting.comparison import format_delta
-from benchmark.reporting.formatting import format_p
-from benchmark.reporting.leaderboard import compare_groups, latest_per_cell, task_setting
+from benchmark.reporting.comparison import format_delta, format_p_holm
+from benchmark.reporting.leaderboard import compare_groups, completed_runs_by, task_setting
 
 ORIGINAL = "original"
 
@@ -38,10 +36,8 @@ class OrderRow:
 
 
 def order_rows(records: Iterable[Record], split: str = "test") -> list[OrderRow]:
-    groups: dict[tuple, list[Record]] = defaultdict(list)
-    for rec in latest_per_cell(r for r in records if r.is_run and r.completed):
-        setting, version = task_setting(rec.task, ignore=("order",))
-        groups[(setting, version, rec.label, rec.task.overrides.get("order", ORIGINAL))].append(rec)
+    groups = completed_runs_by(records, lambda r: (*task_setting(r.task, ignore=("order",)), r.label,
+                                                   r.task.overrides.get("order", ORIGINAL)))
     rows = []
     for (setting, version, label, order), recs in sorted(groups.items()):
         base_recs = groups.get((setting, version, label, ORIGINAL))
@@ -67,10 +63,8 @@ def render_order_md(rows: Sequence[OrderRow]) -> str:
     out += ["| task | model | order | metric | original | reordered | Δ (reordered − original) [95 % CI] | p (Holm) |",
             "|---|---|---|---|---:|---:|---:|---:|"]
     for r in rows:
-        delta = format_delta(r.versus)
-        p = f"too few ({r.versus.n})" if r.p_holm is None else format_p(r.p_holm)
         out.append(f"| {r.task} (v{r.version}) | {r.model} | {r.order} | {r.metric} {'↑' if r.higher_is_better else '↓'} "
-                   f"| {r.original:.4f} | {r.reordered:.4f} | {delta} | {p} |")
+                   f"| {r.original:.4f} | {r.reordered:.4f} | {format_delta(r.versus)} | {format_p_holm(r.versus, r.p_holm)} |")
     out += ["", "Each row: one model with the steps of every sequence permuted (features and targets together, "
             "a permutation seeded by the sequence, for training and test alike; predictions scored in the original "
             "order), against the same model in the original order, paired over the (seed, fold) cells both ran: "

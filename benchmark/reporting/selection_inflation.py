@@ -6,15 +6,13 @@ same recipe selected on validation (the selection alone), and the model tuned an
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from benchmark.harness.record import LEAKY_SUFFIX, TUNED_SUFFIX, Record, model_label
 from benchmark.reporting import paired
-from benchmark.reporting.comparison import format_delta
-from benchmark.reporting.formatting import format_p
-from benchmark.reporting.leaderboard import compare_groups, latest_per_cell, task_setting
+from benchmark.reporting.comparison import format_delta, format_p_holm
+from benchmark.reporting.leaderboard import compare_groups, completed_runs_by, task_setting
 
 SELECTION = "selection"
 
@@ -47,10 +45,7 @@ def _partners(rec: Record) -> list[str]:
 
 
 def inflation_rows(records: Iterable[Record], split: str = "test") -> list[InflationRow]:
-    groups: dict[tuple, list[Record]] = defaultdict(list)
-    for rec in latest_per_cell(r for r in records if r.is_run and r.completed):
-        setting, version = task_setting(rec.task)
-        groups[(setting, version, rec.label)].append(rec)
+    groups = completed_runs_by(records, lambda r: (*task_setting(r.task), r.label))
     rows = []
     for (setting, version, label), recs in sorted(groups.items()):
         if recs[0].selection is None or not recs[0].selection.leaky:
@@ -78,10 +73,9 @@ def render_inflation_md(rows: Sequence[InflationRow]) -> str:
     out += ["| task | LEAKY row | against (validation) | metric | validation | LEAKY | Δ (LEAKY − validation) [95 % CI] "
             "| p (Holm) |", "|---|---|---|---|---:|---:|---:|---:|"]
     for r in rows:
-        p = f"too few ({r.versus.n})" if r.p_holm is None else format_p(r.p_holm)
         out.append(f"| {r.task} (v{r.version}) | {r.model.removesuffix(LEAKY_SUFFIX)} | {r.against} | {r.metric} "
                    f"{'↑' if r.higher_is_better else '↓'} | {r.honest:.4f} | {r.leaky:.4f} | {format_delta(r.versus)} "
-                   f"| {p} |")
+                   f"| {format_p_holm(r.versus, r.p_holm)} |")
     out += ["", "Each row: a model whose checkpoint was chosen on the test split (the selection of most published "
             "summarization code; LEAKY) against the same model chosen on validation, on the (seed, fold) cells both "
             "ran: with its own recipe (what the selection alone adds) and, where there is one, tuned (rlbench's row: "
