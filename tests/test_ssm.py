@@ -94,6 +94,24 @@ def test_segments_join_exactly_in_predictions_and_gradients(cls):
         torch.testing.assert_close(got, want, rtol=1e-3, atol=1e-5)
 
 
+@pytest.mark.parametrize("segment_steps", [1000, 13])  # one segment; segments whose states carry
+def test_s4d_as_a_convolution_equals_s4d_on_the_scan_in_predictions_and_gradients(segment_steps):
+    x = torch.randn(3, 60, 56, generator=torch.Generator().manual_seed(1))
+
+    def run(kernel):
+        model = S4DModel(S4DOptions(hidden=8, state=6, segment_steps=segment_steps, kernel=kernel), SYNTH_AFFECT, seed=0)
+        model.net.train()
+        out = model.net(x)
+        (out ** 2).sum().backward()
+        return out.detach(), [p.grad for p in model.net.parameters()]
+
+    conv, conv_grads = run("conv")
+    scan, scan_grads = run("scan")
+    torch.testing.assert_close(conv, scan, rtol=1e-4, atol=1e-5)
+    for got, want in zip(conv_grads, scan_grads):
+        torch.testing.assert_close(got, want, rtol=1e-3, atol=1e-5)
+
+
 @pytest.mark.parametrize("cls", MODELS)
 def test_no_step_sees_a_later_one(cls):
     model = cls(cls.Options(hidden=16), SYNTH_AFFECT, seed=0)
@@ -128,6 +146,7 @@ def test_parameter_counts_at_the_defaults_are_the_lstms_order(cls, expected):
 @pytest.mark.parametrize("options, message", [
     (lambda: S4DOptions(state=15), "state must be even"),
     (lambda: S4DOptions(dt_min=0.5, dt_max=0.1), "dt_min <= dt_max"),
+    (lambda: S4DOptions(kernel="fft"), "kernel must be one of conv, scan"),
     (lambda: LRUOptions(r_min=0.99, r_max=0.9), "r_min < r_max"),
     (lambda: MambaOptions(expand=0), "expand must be >= 1"),
     (lambda: MinGRUOptions(segment_steps=0), "segment_steps must be >= 1"),

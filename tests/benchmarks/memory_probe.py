@@ -5,6 +5,8 @@ reported instead of swapping the machine; a fourth sets the number of features (
 synth-affect modalities; 24 = three modalities of 8).
 
     python -m tests.benchmarks.memory_probe MODEL T [CAP_GIB] [FEATURES]
+
+MODEL may carry options after a colon, e.g. ``s4d:kernel=scan`` (values parsed as JSON where they can be).
 """
 
 from __future__ import annotations
@@ -20,6 +22,14 @@ import numpy as np
 def rss_mib() -> float:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def _setting(kv: str) -> tuple[str, object]:
+    key, _, value = kv.partition("=")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
 
 
 def main(model_name: str, steps: int, batch: int = 8, features: int = 56) -> dict:
@@ -39,8 +49,9 @@ def main(model_name: str, steps: int, batch: int = 8, features: int = 56) -> dic
     val = [Episode("v", {m: rng.normal(size=(16, d)).astype(np.float32) for m, d in dims.items()},
                    rng.uniform(-1, 1, (16, 2)).astype(np.float32))]
     spec = TaskSpec(tuple(dims.items()), ("valence", "arousal"), "affect_regression")
-    cls = model_registry().get(model_name)
-    options = cls.Options(batch_size=batch)
+    name, _, settings = model_name.partition(":")
+    cls = model_registry().get(name)
+    options = cls.Options(batch_size=batch, **dict(_setting(kv) for kv in settings.split(",") if kv))
     if hasattr(options, "buffer_size"):
         options.buffer_size = 20_000
         options.warmup = 256

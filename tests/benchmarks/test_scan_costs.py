@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SCAN = ("s4d", "lru", "mamba", "mingru")
+SCAN = ("s4d", "s4d:kernel=scan", "lru", "mamba", "mingru")  # s4d by FFT (its default) and on the scan
 OTHERS = ("lstm",) + (("xlstm",) if importlib.util.find_spec("xlstm") else ())
 LENGTHS = (1024, 16384, 262144)
 MILLION = 1_000_000
