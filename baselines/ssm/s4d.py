@@ -103,7 +103,7 @@ class S4DMixer(nn.Module):
 
 
 class S4DModel(ScanModel):
-    description = "S4D (Gu et al. 2022): diagonal complex state spaces, S4D-Lin init, on the chunked scan"
+    description = "S4D (Gu et al. 2022): diagonal complex state spaces, S4D-Lin init, FFT convolution per segment (or the chunked scan)"
     Options = S4DOptions
 
     def mixer(self):

@@ -26,7 +26,7 @@ MODELS: dict[str, tuple[str, str]] = {
                 "PGL-SUM (Apostolidis et al. 2021): global + local multi-head attention, positional encoding"),
     "dsnet-af": ("baselines.dsnet:DSNetAFModel",
                  "DSNet anchor-free (Zhu et al. 2021): attention encoder, detect-to-summarize heads, NMS"),
-    "s4d": ("baselines.ssm.s4d:S4DModel", "S4D (Gu et al. 2022): diagonal complex state spaces, S4D-Lin init, chunked scan"),
+    "s4d": ("baselines.ssm.s4d:S4DModel", "S4D (Gu et al. 2022): diagonal complex state spaces, S4D-Lin init, FFT convolution per segment"),
     "lru": ("baselines.ssm.lru:LRUModel", "LRU (Orvieto et al. 2023): ring-initialised complex linear recurrence, chunked scan"),
     "mamba": ("baselines.ssm.mamba:MambaModel",
               "selective state-space block after Mamba (Gu & Dao 2023), pure PyTorch on the chunked scan"),
