@@ -7,7 +7,7 @@ Being time-invariant, a segment of S4D is a causal convolution of the input with
 ``K_j = 2 Re(sum_n C_n exp(dt A_n)^j)``, plus the decayed contribution of the state the segment starts from;
 ``kernel="conv"`` (the default) computes it by FFT as the paper does, and the state it hands to the next
 segment in closed form, so segments still join exactly and no ``[B, T, hidden, N/2]`` state tensor is ever
-formed (on a CPU 5-30 times faster per update than the scan, the more the larger ``state``).
+formed (on a CPU 4-12 times faster per update than the scan, the more the larger ``state``).
 ``kernel="scan"`` runs the same recurrence on the shared scan, step state by step state; the two agree to
 float rounding (tested).
 """

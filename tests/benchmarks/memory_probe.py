@@ -6,7 +6,7 @@ synth-affect modalities; 24 = three modalities of 8).
 
     python -m tests.benchmarks.memory_probe MODEL T [CAP_GIB] [FEATURES]
 
-MODEL may carry options after a colon, e.g. ``s4d:kernel=scan`` (values parsed as JSON where they can be).
+MODEL may carry options after a colon, e.g. ``s4d:kernel=scan`` (typed as ``--set`` types them).
 """
 
 from __future__ import annotations
@@ -24,19 +24,12 @@ def rss_mib() -> float:
         return int(f.read().split()[1]) * resource.getpagesize() / 2**20
 
 
-def _setting(kv: str) -> tuple[str, object]:
-    key, _, value = kv.partition("=")
-    try:
-        return key, json.loads(value)
-    except json.JSONDecodeError:
-        return key, value
-
-
 def main(model_name: str, steps: int, batch: int = 8, features: int = 56) -> dict:
     import torch
 
     from benchmark.api import Episode, TaskSpec
     from benchmark.api import NullLog, TrainBudget
+    from benchmark.harness.config import coerce, option_fields, parse_overrides
     from benchmark.harness.registry import model_registry
     from benchmark.api import Selector
 
@@ -51,7 +44,9 @@ def main(model_name: str, steps: int, batch: int = 8, features: int = 56) -> dic
     spec = TaskSpec(tuple(dims.items()), ("valence", "arousal"), "affect_regression")
     name, _, settings = model_name.partition(":")
     cls = model_registry().get(name)
-    options = cls.Options(batch_size=batch, **dict(_setting(kv) for kv in settings.split(",") if kv))
+    fields = option_fields(cls.Options)  # the same typing as --set
+    options = cls.Options(batch_size=batch, **{o.key: coerce(o.raw, fields[o.key], model_name)
+                                               for o in parse_overrides([kv for kv in settings.split(",") if kv])})
     if hasattr(options, "buffer_size"):
         options.buffer_size = 20_000
         options.warmup = 256
