@@ -77,6 +77,24 @@ def test_figures_are_written_and_not_trivial(tmp_path):
     assert {p.name: p.read_bytes() for p in figs.iterdir()} == before
 
 
+def test_a_figure_save_cut_off_midway_leaves_the_old_figure(tmp_path, monkeypatch):
+    import benchmark.harness.record as record_module
+    from benchmark.reporting.figures import _plt, _save
+
+    def figure(y):
+        fig, ax = _plt().subplots()
+        ax.plot([0, 1], y)
+        return fig
+
+    png, pdf = _save(figure([0, 1]), tmp_path, "f")
+    before = png.read_bytes(), pdf.read_bytes()
+    monkeypatch.setattr(record_module.os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(28, "disk full")))
+    with pytest.raises(OSError):
+        _save(figure([1, 0]), tmp_path, "f")
+    assert (png.read_bytes(), pdf.read_bytes()) == before
+    assert sorted(os.listdir(tmp_path)) == ["f.pdf", "f.png"]
+
+
 @pytest.mark.slow
 def test_traced_runs_give_prediction_and_importance_figures(tmp_path):
     from benchmark.harness.execution import execute as run

@@ -94,6 +94,20 @@ def test_segments_join_exactly_in_predictions_and_gradients(cls):
         torch.testing.assert_close(got, want, rtol=1e-3, atol=1e-5)
 
 
+@pytest.mark.parametrize("cls", MODELS)
+def test_segments_join_exactly_in_evaluation(cls):
+    """Evaluation runs the segments one after another without recomputation, the last without its state."""
+    x = torch.randn(2, 45, 56)
+
+    def run(segment_steps):
+        model = cls(cls.Options(hidden=16, segment_steps=segment_steps), SYNTH_AFFECT, seed=0)
+        model.net.eval()
+        with torch.no_grad():
+            return model.net(x)
+
+    torch.testing.assert_close(run(10), run(1000), rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.parametrize("segment_steps", [1000, 13])  # one segment; segments whose states carry
 def test_s4d_as_a_convolution_equals_s4d_on_the_scan_in_predictions_and_gradients(segment_steps):
     x = torch.randn(3, 60, 56, generator=torch.Generator().manual_seed(1))

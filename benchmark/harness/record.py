@@ -40,15 +40,16 @@ def dumps(payload: Mapping[str, Any]) -> str:
     return json.dumps(payload, indent=1, sort_keys=True, allow_nan=False, default=_jsonable) + "\n"
 
 
-def write_atomic(path: Path, text: str) -> Path:
-    """Write ``text`` to a temporary file beside ``path``, fsync, rename: a reader (or a rerun after a crash)
-    sees the old file or the new one, never half of one. Records and every table drawn from them go this way."""
+def write_atomic(path: Path, data: str | bytes) -> Path:
+    """Write ``data`` (text, or bytes such as a rendered figure) to a temporary file beside ``path``, fsync,
+    rename: a reader (or a rerun after a crash) sees the old file or the new one, never half of one. Records
+    and every table and figure drawn from them go this way."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb" if isinstance(data, bytes) else "w") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from benchmark.harness.record import Record
+from benchmark.harness.record import Record, write_atomic
 from benchmark.reporting.leaderboard import task_setting
 
 
@@ -26,7 +27,10 @@ def _save(fig, out: Path, name: str) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / f"{name}.png", out / f"{name}.pdf"]
     for p in paths:  # no creation date in the PDF: regenerating unchanged records leaves the file unchanged
-        fig.savefig(p, dpi=120, bbox_inches="tight", metadata={"CreationDate": None} if p.suffix == ".pdf" else None)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format=p.suffix[1:], dpi=120, bbox_inches="tight",
+                    metadata={"CreationDate": None} if p.suffix == ".pdf" else None)
+        write_atomic(p, buffer.getvalue())
     _plt().close(fig)
     return paths
 
