@@ -75,17 +75,21 @@ def test_the_reverse_scan_runs_the_recurrence_backwards_with_the_decay_shifted(m
     torch.testing.assert_close(got, torch.stack(out, 1))
 
 
+def _segmented(cls, segment_steps: int):
+    return cls(cls.Options(hidden=16, segment_steps=segment_steps), SYNTH_AFFECT, seed=0).net
+
+
 @pytest.mark.parametrize("cls", MODELS)
 def test_segments_join_exactly_in_predictions_and_gradients(cls):
     """Training in recomputed segments with the states carried is the same computation as one pass."""
     x = torch.randn(2, 45, 56)
 
     def run(segment_steps):
-        model = cls(cls.Options(hidden=16, segment_steps=segment_steps), SYNTH_AFFECT, seed=0)
-        model.net.train()
-        out = model.net(x)
+        net = _segmented(cls, segment_steps)
+        net.train()
+        out = net(x)
         (out ** 2).sum().backward()  # as training does: reentrant recomputation has no autograd.grad
-        return out.detach(), [p.grad for p in model.net.parameters()]
+        return out.detach(), [p.grad for p in net.parameters()]
 
     whole, whole_grads = run(1000)
     pieces, piece_grads = run(10)
@@ -96,16 +100,11 @@ def test_segments_join_exactly_in_predictions_and_gradients(cls):
 
 @pytest.mark.parametrize("cls", MODELS)
 def test_segments_join_exactly_in_evaluation(cls):
-    """Evaluation runs the segments one after another without recomputation, the last without its state."""
+    """Evaluation runs the segments one after another, without recomputation, the state carried."""
     x = torch.randn(2, 45, 56)
-
-    def run(segment_steps):
-        model = cls(cls.Options(hidden=16, segment_steps=segment_steps), SYNTH_AFFECT, seed=0)
-        model.net.eval()
-        with torch.no_grad():
-            return model.net(x)
-
-    torch.testing.assert_close(run(10), run(1000), rtol=1e-4, atol=1e-5)
+    pieces, whole = _segmented(cls, 10).eval(), _segmented(cls, 1000).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(pieces(x), whole(x), rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("segment_steps", [1000, 13])  # one segment; segments whose states carry
