@@ -230,6 +230,8 @@ def test_the_gpu_check_skips_without_cuda_and_runs_its_code_on_a_cpu():
         (m, 64) for m in ("lstm", "rlmem", "s4d", "lru", "mamba", "mingru")}
     assert [(f["method"], f["close"]) for f in figures if f.get("figure") == "scan_device_vs_cpu"] == [
         ("sequential", True), ("doubling", True)] * 2  # float32, complex64
+    assert [(f["method"], f["close"]) for f in figures if f.get("figure") == "selective_scan_device_vs_cpu"] == [
+        ("sequential", True), ("doubling", True)]
     assert not [f for f in figures if "error" in f]  # each figure is guarded: a failure would print, not raise
     assert [(f["model"], f["identical"]) for f in figures if f.get("figure") == "same_seed_same_numbers"] == [
         ("lstm", True), ("rlmem", True)]

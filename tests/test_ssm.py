@@ -9,7 +9,8 @@ from baselines.ssm.lru import LRUModel, LRUOptions
 from baselines.ssm.mamba import MambaModel, MambaOptions
 from baselines.ssm.mingru import MinGRUModel, MinGRUOptions
 from baselines.ssm.s4d import S4DModel, S4DOptions
-from baselines.ssm.scan import METHODS, linear_scan, scan_values
+from baselines.ssm import scan
+from baselines.ssm.scan import METHODS, linear_scan, scan_values, selective_scan
 from benchmark.api import NullLog, Selector, TaskSpec, TrainBudget
 from tasks.synthetic import SynthAffect, SynthAffectOptions
 
@@ -73,6 +74,35 @@ def test_the_reverse_scan_runs_the_recurrence_backwards_with_the_decay_shifted(m
         out[t] = g
     got = scan_values(a.clone(), b.clone(), h0, chunk=4, method=method, reverse=True, shift=1)
     torch.testing.assert_close(got, torch.stack(out, 1))
+
+
+def selective_step_loop(dt, a, u, b, c, h0):
+    h, out = h0, []
+    for t in range(dt.shape[1]):
+        h = torch.exp(dt[:, t, :, None] * a) * h + u[:, t, :, None] * b[:, t, None, :]
+        out.append((h * c[:, t, None, :]).sum(-1))
+    return torch.stack(out, 1), h
+
+
+@pytest.mark.parametrize("block_steps", [1, 3, 50])  # a step a block; blocks with a shorter last one; one block
+@pytest.mark.parametrize("method", METHODS)
+def test_the_selective_scan_equals_the_step_loop_in_values_and_gradients(monkeypatch, block_steps, method):
+    g = torch.Generator().manual_seed(block_steps)
+    batch, steps, width, state = 2, 10, 3, 4
+    dt = torch.rand(batch, steps, width, generator=g, dtype=torch.float64) * 0.5
+    a = -torch.rand(width, state, generator=g, dtype=torch.float64) * 2
+    u, b, c = (torch.randn(batch, steps, n, generator=g, dtype=torch.float64) for n in (width, state, state))
+    h0 = torch.randn(batch, width, state, generator=g, dtype=torch.float64)
+    inputs = [t.requires_grad_() for t in (dt, a, u, b, c, h0)]
+    monkeypatch.setattr(scan, "CACHE_BYTES", block_steps * h0.numel() * h0.element_size())
+    (y, last), (want_y, want_last) = selective_scan(*inputs, chunk=4, method=method), selective_step_loop(*inputs)
+    torch.testing.assert_close(y, want_y)
+    torch.testing.assert_close(last, want_last)
+    wy, wl = torch.randn(y.shape, dtype=torch.float64), torch.randn(last.shape, dtype=torch.float64)
+    grads = torch.autograd.grad((y * wy).sum() + (last * wl).sum(), inputs)
+    expected = torch.autograd.grad((want_y * wy).sum() + (want_last * wl).sum(), inputs)
+    for got, want in zip(grads, expected):
+        torch.testing.assert_close(got, want)
 
 
 def _segmented(cls, segment_steps: int):

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from baselines.ssm.network import ScanModel, ScanOptions
-from baselines.ssm.scan import linear_scan
+from baselines.ssm.scan import selective_scan
 from benchmark.api import check_options
 
 
@@ -72,11 +72,9 @@ class SelectiveMixer(nn.Module):
         x = F.silu(self.conv(padded).transpose(1, 2))
         dt, b, c = self.x_proj(x).split([self.rank, self.n, self.n], dim=-1)
         dt = F.softplus(self.dt_proj(dt))
-        a = -torch.exp(self.a_log)
-        h = linear_scan(torch.exp(dt.unsqueeze(-1) * a), (dt * x).unsqueeze(-1) * b.unsqueeze(2), h0, self.chunk)
-        y = torch.einsum("bten,btn->bte", h, c) + x * self.d
+        y, last = selective_scan(dt, -torch.exp(self.a_log), dt * x, b, c, h0, self.chunk)
         tail = padded[:, :, padded.shape[2] - tail.shape[2]:]
-        return self.out_proj(y * F.silu(z)), (h[:, -1], tail)
+        return self.out_proj((y + x * self.d) * F.silu(z)), (last, tail)
 
 
 class MambaModel(ScanModel):

@@ -173,7 +173,7 @@ def scan_equivalence(device) -> None:
 
     import torch
 
-    from baselines.ssm.scan import METHODS, linear_scan
+    from baselines.ssm.scan import METHODS, linear_scan, selective_scan
 
     for dtype in (torch.float32, torch.complex64):
         g = torch.Generator().manual_seed(0)
@@ -198,6 +198,25 @@ def scan_equivalence(device) -> None:
                 torch.cuda.synchronize()
             emit(figure="scan_device_vs_cpu", device=str(device), dtype=str(dtype), method=method, max_diff=diff,
                  close=diff < 1e-3, seconds_fwd_bwd=(time.perf_counter() - start) / 10)
+
+    g = torch.Generator().manual_seed(0)  # Mamba's selective recurrence, fused (sequential) or discretised first
+    dt = torch.rand(4, 1024, 64, generator=g) * 0.1
+    a = -torch.arange(1, 17, dtype=torch.float32).repeat(64, 1)
+    u, b, c = (torch.randn(4, 1024, n, generator=g) for n in (64, 16, 16))
+    inputs = (dt, a, u, b, c, torch.zeros(4, 64, 16))
+
+    def selective(xs, method=None):
+        xs = [x.clone().requires_grad_() for x in xs]
+        y, last = selective_scan(*xs, method=method)
+        return [y, *torch.autograd.grad(y.sum() + last.sum(), xs)]
+
+    reference = selective(inputs)
+    on_device = [x.to(device) for x in inputs]
+    for method in METHODS:
+        diff = max(float((x.detach().cpu() - y).abs().max() / (y.abs().max() + 1e-12))
+                   for x, y in zip(selective(on_device, method), reference))
+        emit(figure="selective_scan_device_vs_cpu", device=str(device), method=method, max_relative_diff=diff,
+             close=diff < 1e-3)
 
 
 def guarded(name, fn, *args) -> None:
