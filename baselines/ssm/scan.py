@@ -161,7 +161,7 @@ class _SelectiveScan(torch.autograd.Function):
         for i, s in enumerate(range(0, T, block)):
             starts[:, i] = h
             _, hs = _selective_block(dt, a, u, b, h, s, min(s + block, T))
-            y[:, s:s + block] = torch.matmul(hs, c[:, s:s + block, :, None]).squeeze(-1)
+            y[:, s:s + block] = (hs * c[:, s:s + block, None, :]).sum(-1)  # a multiply and a sum beat bmm's matrix-vector products here
             h = hs[:, -1]
         ctx.save_for_backward(dt, a, u, b, c, starts)
         ctx.block = block
@@ -184,12 +184,12 @@ class _SelectiveScan(torch.autograd.Function):
             for k in range(e - s - 2, -1, -1):  # g_t = dL/dh_t + a_{t+1} g_{t+1}
                 g[:, k].addcmul_(decay[:, k + 1], g[:, k + 1])
             carried = decay[:, 0] * g[:, 0]
-            grad_u[:, s:e] = torch.matmul(g, b[:, s:e, :, None]).squeeze(-1)
+            grad_u[:, s:e] = (g * b[:, s:e, None, :]).sum(-1)
             grad_b[:, s:e] = torch.matmul(u[:, s:e, None, :], g).squeeze(2)
             # dL/d(dt a) = g_t h_{t-1} exp(dt a): one buffer, made from the states shifted by a step
             grad_exponent = torch.cat([starts[:, i, None], hs[:, :-1]], 1).mul_(g).mul_(decay)
             grad_dt[:, s:e] = (grad_exponent * a).sum(-1)
-            grad_a += torch.einsum("blen,ble->en", grad_exponent, dt[:, s:e])
+            grad_a += (grad_exponent * dt[:, s:e, :, None]).sum((0, 1))
         return grad_dt, grad_a, grad_u, grad_b, grad_c, carried, None
 
 
