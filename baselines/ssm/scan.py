@@ -158,10 +158,11 @@ class _SelectiveScan(torch.autograd.Function):
         y = dt.new_empty(dt.shape)
         starts = dt.new_empty((dt.shape[0], -(-T // block), *h0.shape[1:]))
         h = h0
-        for i, s in enumerate(range(0, T, block)):
+        for i in range(starts.shape[1]):
+            s, e = i * block, min(i * block + block, T)
             starts[:, i] = h
-            _, hs = _selective_block(dt, a, u, b, h, s, min(s + block, T))
-            y[:, s:s + block] = (hs * c[:, s:s + block, None, :]).sum(-1)  # a multiply and a sum beat bmm's matrix-vector products here
+            _, hs = _selective_block(dt, a, u, b, h, s, e)
+            y[:, s:e] = (hs * c[:, s:e, None, :]).sum(-1)  # a multiply and a sum: bmm's matrix-vector products are slower
             h = hs[:, -1]
         ctx.save_for_backward(dt, a, u, b, c, starts)
         ctx.block = block
